@@ -1,0 +1,147 @@
+//! `cart-state`: the current contents of every cart.
+//!
+//! Semantics (the seed's, see README "Semantics"):
+//! - `AddItem` creates the cart on its first add. An item already in the cart
+//!   gets its `qty` added and keeps the unit price it was first added at; a
+//!   new item is appended, so lines stay in the order first added.
+//! - `RemoveItem` drops the whole line. On an unknown cart or item it changes
+//!   nothing and creates nothing. A cart whose lines are all removed stays,
+//!   with 0 items.
+//! - `Checkout` changes no items and creates no cart.
+//!
+//! Quantities accumulate in `u64` and saturate at `u64::MAX`; reaching it
+//! takes more than four billion maximal `AddItem`s of one item.
+
+use super::Projection;
+use crate::event::DomainEvent;
+use crate::money::Cents;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// One line of a cart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub item: String,
+    pub qty: u64,
+    pub unit_price: Cents,
+}
+
+impl Line {
+    pub fn total(&self) -> Cents {
+        self.unit_price.times(self.qty)
+    }
+}
+
+/// One cart: its lines in the order first added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cart {
+    pub lines: Vec<Line>,
+}
+
+impl Cart {
+    /// Number of lines ("7 items" in the seed counts lines, not units).
+    pub fn item_count(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn total(&self) -> Cents {
+        self.lines.iter().map(Line::total).sum()
+    }
+
+    fn add(&mut self, item: &str, qty: u32, unit_price: Cents) {
+        // Linear scan: carts hold few lines, and a Vec keeps first-added order.
+        match self.lines.iter_mut().find(|line| line.item == item) {
+            Some(line) => line.qty = line.qty.saturating_add(u64::from(qty)),
+            None => self.lines.push(Line { item: item.to_string(), qty: u64::from(qty), unit_price }),
+        }
+    }
+
+    fn remove(&mut self, item: &str) {
+        self.lines.retain(|line| line.item != item);
+    }
+}
+
+/// Carts by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CartStateView {
+    pub carts: BTreeMap<String, Cart>,
+}
+
+impl CartStateView {
+    /// Applies the item-changing part of an event (shared with `revenue`).
+    pub(crate) fn apply_items(&mut self, event: &DomainEvent) {
+        match event {
+            DomainEvent::AddItem { cart_id, item, qty, unit_price } => {
+                // `get_mut` first: no key allocation for an existing cart.
+                match self.carts.get_mut(cart_id.as_str()) {
+                    Some(cart) => cart.add(item, *qty, *unit_price),
+                    None => {
+                        let mut cart = Cart::default();
+                        cart.add(item, *qty, *unit_price);
+                        self.carts.insert(cart_id.clone(), cart);
+                    }
+                }
+            }
+            DomainEvent::RemoveItem { cart_id, item } => {
+                if let Some(cart) = self.carts.get_mut(cart_id.as_str()) {
+                    cart.remove(item);
+                }
+            }
+            DomainEvent::Checkout { .. } => {}
+        }
+    }
+}
+
+/// The `cart-state` projection.
+#[derive(Clone, Debug, Default)]
+pub struct CartState {
+    view: CartStateView,
+}
+
+impl CartState {
+    pub const GROUP_ID: &'static str = "cart-state";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Projection for CartState {
+    type View = CartStateView;
+
+    fn group_id(&self) -> &str {
+        Self::GROUP_ID
+    }
+
+    fn apply(&mut self, event: &DomainEvent) {
+        self.view.apply_items(event);
+    }
+
+    fn view(&self) -> CartStateView {
+        self.view.clone()
+    }
+}
+
+/// `{"item","qty","unit_price_cents","line_total_cents"}`, the replay JSON.
+impl Serialize for Line {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Line", 4)?;
+        st.serialize_field("item", &self.item)?;
+        st.serialize_field("qty", &self.qty)?;
+        st.serialize_field("unit_price_cents", &self.unit_price)?;
+        st.serialize_field("line_total_cents", &self.total())?;
+        st.end()
+    }
+}
+
+/// `{"items": [...], "total_cents": N}`, the replay JSON.
+impl Serialize for Cart {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Cart", 2)?;
+        st.serialize_field("items", &self.lines)?;
+        st.serialize_field("total_cents", &self.total())?;
+        st.end()
+    }
+}

@@ -1,0 +1,218 @@
+//! Runs a history under a schedule against a real log, recording what every
+//! group saw. Judging is the checker's job ([`super::check`]).
+
+use super::schedule::{Phase, Schedule};
+use crate::event::Rejected;
+use crate::log::EventLog;
+use crate::projection::{CartState, CartStateView, Revenue, RevenueView};
+use crate::record::Position;
+use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner};
+use std::path::Path;
+
+/// One record of a history: its key and its value, as produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRecord {
+    pub key: Option<String>,
+    pub value: String,
+}
+
+/// The system under test: builds the runners of each projection.
+pub trait System {
+    type CartStateRunner: GroupRunner<View = CartStateView>;
+    type RevenueRunner: GroupRunner<View = RevenueView>;
+    fn cart_state(&self, group_id: &str) -> Self::CartStateRunner;
+    fn revenue(&self, group_id: &str) -> Self::RevenueRunner;
+}
+
+/// The production system: [`Runner`] with [`CartState`] and [`Revenue`].
+pub struct Production;
+
+impl System for Production {
+    type CartStateRunner = Runner<CartState>;
+    type RevenueRunner = Runner<Revenue>;
+    fn cart_state(&self, group_id: &str) -> Runner<CartState> {
+        Runner::with_group(CartState::new(), group_id)
+    }
+    fn revenue(&self, group_id: &str) -> Runner<Revenue> {
+        Runner::with_group(Revenue::new(), group_id)
+    }
+}
+
+/// What one group did in one phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseTrace {
+    /// Index of the phase (`schedule.phases.len()` for the final one).
+    pub phase: usize,
+    /// Positions produced since the group's last commit: what a correct
+    /// poll returns, in any order across partitions.
+    pub expected_new: Vec<Position>,
+    /// The crashed poll, if the phase had one.
+    pub crashed: Option<PhaseReport>,
+    /// The poll that committed.
+    pub committed: PhaseReport,
+}
+
+/// Everything one group saw, and its final view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace<V> {
+    pub group_id: String,
+    pub phases: Vec<PhaseTrace>,
+    pub view: V,
+    pub rejected: Vec<Rejected>,
+}
+
+/// The traces of the two projections read by one kind of group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupPair {
+    pub cart_state: Trace<CartStateView>,
+    pub revenue: Trace<RevenueView>,
+}
+
+/// A finished execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Execution {
+    /// Every produced record with the position `send` gave it, in order.
+    pub produced: Vec<(Position, HistoryRecord)>,
+    /// Groups that polled and committed at every phase.
+    pub incremental: GroupPair,
+    /// Groups that joined at `schedule.late_join`, if any.
+    pub late: Option<GroupPair>,
+    /// Groups that replayed everything once, at the end.
+    pub full: GroupPair,
+}
+
+/// A group being driven, with what it has been expected to see.
+struct Driven<R: GroupRunner> {
+    runner: R,
+    phases: Vec<PhaseTrace>,
+    /// How many produced records the group's last commit covered.
+    committed_upto: usize,
+}
+
+impl<R: GroupRunner> Driven<R> {
+    fn new(runner: R) -> Self {
+        Driven { runner, phases: Vec::new(), committed_upto: 0 }
+    }
+
+    fn run_phase(
+        &mut self,
+        log: &EventLog,
+        index: usize,
+        phase: &Phase,
+        produced: &[(Position, HistoryRecord)],
+    ) -> Result<(), RunError> {
+        let expected_new = produced[self.committed_upto..].iter().map(|(p, _)| *p).collect();
+        let crashed = match phase.crash {
+            Some(point) => Some(self.runner.phase(
+                log,
+                PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) },
+            )?),
+            None => None,
+        };
+        let options = PhaseOptions { reuse_consumer: phase.reuse_consumer && crashed.is_none(), crash: None };
+        let committed = self.runner.phase(log, options)?;
+        self.committed_upto = produced.len();
+        self.phases.push(PhaseTrace { phase: index, expected_new, crashed, committed });
+        Ok(())
+    }
+
+    fn finish(self, rejected: Vec<Rejected>) -> Trace<R::View> {
+        Trace { group_id: self.runner.group_id().to_string(), phases: self.phases, view: self.runner.view(), rejected }
+    }
+}
+
+fn rejected_of(phases: &[PhaseTrace]) -> Vec<Rejected> {
+    phases
+        .iter()
+        .flat_map(|p| p.crashed.iter().chain(std::iter::once(&p.committed)))
+        .flat_map(|r| r.rejected.iter().cloned())
+        .collect()
+}
+
+struct DrivenPair<S: System> {
+    cart_state: Driven<S::CartStateRunner>,
+    revenue: Driven<S::RevenueRunner>,
+}
+
+impl<S: System> DrivenPair<S> {
+    fn new(system: &S, suffix: &str) -> Self {
+        DrivenPair {
+            cart_state: Driven::new(system.cart_state(&format!("{}-{suffix}", CartState::GROUP_ID))),
+            revenue: Driven::new(system.revenue(&format!("{}-{suffix}", Revenue::GROUP_ID))),
+        }
+    }
+
+    fn run_phase(
+        &mut self,
+        log: &EventLog,
+        index: usize,
+        phase: &Phase,
+        produced: &[(Position, HistoryRecord)],
+    ) -> Result<(), RunError> {
+        self.cart_state.run_phase(log, index, phase, produced)?;
+        self.revenue.run_phase(log, index, phase, produced)
+    }
+
+    fn release(&mut self) -> Result<(), RunError> {
+        self.cart_state.runner.release_consumer()?;
+        self.revenue.runner.release_consumer()
+    }
+
+    fn finish(mut self) -> Result<GroupPair, RunError> {
+        self.release()?;
+        let cart_rejected = rejected_of(&self.cart_state.phases);
+        let revenue_rejected = rejected_of(&self.revenue.phases);
+        Ok(GroupPair { cart_state: self.cart_state.finish(cart_rejected), revenue: self.revenue.finish(revenue_rejected) })
+    }
+}
+
+/// Produces `history` into a new log in `dir` following `schedule`, driving
+/// incremental, late and full-replay groups of both projections.
+pub fn execute<S: System>(
+    system: &S,
+    history: &[HistoryRecord],
+    schedule: &Schedule,
+    dir: &Path,
+) -> Result<Execution, RunError> {
+    schedule.validate().map_err(|message| {
+        RunError::Log(crate::log::LogError::Broker { action: "accept the schedule", dir: dir.to_path_buf(), message })
+    })?;
+    let mut log = EventLog::create(dir, schedule.partitions)?;
+    let mut produced: Vec<(Position, HistoryRecord)> = Vec::with_capacity(history.len());
+    let mut incremental = DrivenPair::new(system, "incremental");
+    let mut late: Option<DrivenPair<S>> = None;
+
+    let final_phase = Phase { produce: usize::MAX, ..Phase::default() };
+    let phases = schedule.phases.iter().chain(std::iter::once(&final_phase));
+    for (index, phase) in phases.enumerate() {
+        let end = produced.len().saturating_add(phase.produce).min(history.len());
+        for record in &history[produced.len()..end] {
+            let position = log.append_raw(record.key.as_deref(), &record.value)?;
+            produced.push((position, record.clone()));
+        }
+        if phase.reopen {
+            incremental.release()?;
+            if let Some(late) = late.as_mut() {
+                late.release()?;
+            }
+            log.reopen()?;
+        }
+        if schedule.late_join == Some(index) {
+            late = Some(DrivenPair::new(system, "late"));
+        }
+        incremental.run_phase(&log, index, phase, &produced)?;
+        if let Some(late) = late.as_mut() {
+            late.run_phase(&log, index, &Phase::default(), &produced)?;
+        }
+    }
+    assert_eq!(produced.len(), history.len(), "the final phase produces the rest of the history");
+
+    let mut full = DrivenPair::new(system, "full");
+    full.run_phase(&log, schedule.phases.len() + 1, &Phase::default(), &produced)?;
+    Ok(Execution {
+        produced,
+        incremental: incremental.finish()?,
+        late: late.map(DrivenPair::finish).transpose()?,
+        full: full.finish()?,
+    })
+}
