@@ -32,19 +32,9 @@ pub const MAX_NAME_BYTES: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum CartEvent {
-    AddItem {
-        cart_id: String,
-        item: String,
-        qty: u32,
-        price: f64,
-    },
-    RemoveItem {
-        cart_id: String,
-        item: String,
-    },
-    Checkout {
-        cart_id: String,
-    },
+    AddItem { cart_id: String, item: String, qty: u32, price: f64 },
+    RemoveItem { cart_id: String, item: String },
+    Checkout { cart_id: String },
 }
 
 impl CartEvent {
@@ -96,19 +86,9 @@ fn check_name(field: &'static str, value: &str, may_be_empty: bool) -> Result<()
 /// A validated event: what projections apply. Prices are exact cents.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DomainEvent {
-    AddItem {
-        cart_id: String,
-        item: String,
-        qty: u32,
-        unit_price: Cents,
-    },
-    RemoveItem {
-        cart_id: String,
-        item: String,
-    },
-    Checkout {
-        cart_id: String,
-    },
+    AddItem { cart_id: String, item: String, qty: u32, unit_price: Cents },
+    RemoveItem { cart_id: String, item: String },
+    Checkout { cart_id: String },
 }
 
 impl DomainEvent {
@@ -148,7 +128,9 @@ pub enum InvalidEvent {
 /// Why a record's value is not an event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("value is not JSON ({0}); expected one event object such as {{\"type\":\"Checkout\",\"cart_id\":\"cart-1\"}}")]
+    #[error(
+        "value is not JSON ({0}); expected one event object such as {{\"type\":\"Checkout\",\"cart_id\":\"cart-1\"}}"
+    )]
     NotJson(String),
     #[error("value is not a cart event ({0}); expected type AddItem, RemoveItem or Checkout with their fields")]
     NotAnEvent(String),
@@ -195,18 +177,11 @@ impl fmt::Display for Rejected {
 /// Decodes one log record into a validated event, checking that it sits
 /// under its own cart's key.
 pub fn decode(record: &LogRecord) -> Result<DomainEvent, Rejected> {
-    let reject = |error| Rejected {
-        topic: record.topic.clone(),
-        partition: record.partition,
-        offset: record.offset,
-        error,
-    };
+    let reject =
+        |error| Rejected { topic: record.topic.clone(), partition: record.partition, offset: record.offset, error };
     let event = parse_event(&record.value).map_err(reject)?;
     if record.key.as_deref() != Some(event.cart_id()) {
-        return Err(reject(DecodeError::KeyMismatch {
-            key: record.key.clone(),
-            cart_id: event.cart_id().to_string(),
-        }));
+        return Err(reject(DecodeError::KeyMismatch { key: record.key.clone(), cart_id: event.cart_id().to_string() }));
     }
     Ok(event)
 }

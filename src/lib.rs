@@ -24,7 +24,7 @@ pub mod log;
 pub mod money;
 pub mod projection;
 pub mod record;
-pub mod runner;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod verify;

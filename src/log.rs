@@ -45,11 +45,15 @@ pub enum LogError {
     Missing { dir: PathBuf },
     #[error("partition count {0} is out of range; use 1 to {MAX_PARTITIONS}")]
     BadPartitionCount(u32),
-    #[error("group id {0:?} is not usable; use 1-{MAX_GROUP_ID_BYTES} bytes of letters, digits, '-', '_' or '.', not starting with '.'")]
+    #[error(
+        "group id {0:?} is not usable; use 1-{MAX_GROUP_ID_BYTES} bytes of letters, digits, '-', '_' or '.', not starting with '.'"
+    )]
     BadGroupId(String),
     #[error("cannot reopen the broker while {0} consumer(s) still hold it; release every consumer first")]
     ConsumersStillOpen(usize),
-    #[error("commit refused: the previous poll failed after merkql had advanced some positions, so committing would skip records; drop this consumer and poll with a new one")]
+    #[error(
+        "commit refused: the previous poll failed after merkql had advanced some positions, so committing would skip records; drop this consumer and poll with a new one"
+    )]
     CommitAfterFailedPoll,
     #[error("merkql failed to {action} in {dir}: {message}")]
     Broker { action: &'static str, dir: PathBuf, message: String },
@@ -73,9 +77,7 @@ impl EventLog {
             return Err(LogError::AlreadyExists { dir: dir.to_path_buf() });
         }
         let broker = open_broker(dir, partitions)?;
-        broker
-            .create_topic(TOPIC, partitions)
-            .map_err(|e| broker_error("create the topic", dir, e))?;
+        broker.create_topic(TOPIC, partitions).map_err(|e| broker_error("create the topic", dir, e))?;
         Ok(EventLog { dir: dir.to_path_buf(), partitions, broker })
     }
 
@@ -146,15 +148,9 @@ impl EventLog {
         validate_group_id(group_id)?;
         let mut consumer = Broker::consumer(
             &self.broker,
-            ConsumerConfig {
-                group_id: group_id.to_string(),
-                auto_commit: false,
-                offset_reset: OffsetReset::Earliest,
-            },
+            ConsumerConfig { group_id: group_id.to_string(), auto_commit: false, offset_reset: OffsetReset::Earliest },
         );
-        consumer
-            .subscribe(&[TOPIC])
-            .map_err(|e| broker_error("subscribe", &self.dir, e))?;
+        consumer.subscribe(&[TOPIC]).map_err(|e| broker_error("subscribe", &self.dir, e))?;
         Ok(GroupConsumer { inner: consumer, dir: self.dir.clone(), poisoned: false })
     }
 }
@@ -194,9 +190,7 @@ impl GroupConsumer {
         if self.poisoned {
             return Err(LogError::CommitAfterFailedPoll);
         }
-        self.inner
-            .commit_sync()
-            .map_err(|e| broker_error("commit offsets", &self.dir, e))
+        self.inner.commit_sync().map_err(|e| broker_error("commit offsets", &self.dir, e))
     }
 
     /// Closes without committing (auto-commit is off).
@@ -206,11 +200,7 @@ impl GroupConsumer {
 }
 
 fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {
-    let config = BrokerConfig {
-        default_partitions: partitions,
-        auto_create_topics: false,
-        ..BrokerConfig::new(dir)
-    };
+    let config = BrokerConfig { default_partitions: partitions, auto_create_topics: false, ..BrokerConfig::new(dir) };
     Broker::open(config).map_err(|e| broker_error("open the broker", dir, e))
 }
 
@@ -230,10 +220,10 @@ fn validate_group_id(group_id: &str) -> Result<(), LogError> {
 /// it exists, because merkql fsyncs every send; else the system temp dir.
 pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::Builder::new().prefix("cart-log-").tempdir_in(shm) {
-            return Ok(dir);
-        }
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::Builder::new().prefix("cart-log-").tempdir_in(shm)
+    {
+        return Ok(dir);
     }
     tempfile::Builder::new().prefix("cart-log-").tempdir()
 }

@@ -101,7 +101,9 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
     let events = file.history.len();
     let schedule = match (&file.schedule, partitions, split_at.is_empty()) {
         (Some(schedule), None, true) => schedule.clone(),
-        (Some(_), _, _) => return bad_input("the file carries its own schedule; drop --partitions and --split-at".into()),
+        (Some(_), _, _) => {
+            return bad_input("the file carries its own schedule; drop --partitions and --split-at".into());
+        }
         (None, partitions, _) => {
             if let Some(k) = split_at.iter().find(|k| **k > events) {
                 return bad_input(format!("--split-at {k} is past the end: the file has {events} events"));
@@ -193,4 +195,3 @@ fn split_points(schedule: &Schedule, events: usize) -> Vec<usize> {
         })
         .collect()
 }
-

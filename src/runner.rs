@@ -153,10 +153,8 @@ impl<P: Projection> GroupRunner for Runner<P> {
         };
         // On a poll error the consumer is dropped here, uncommitted.
         let records = consumer.poll()?;
-        let mut report = PhaseReport {
-            delivered: records.iter().map(LogRecord::position).collect(),
-            ..PhaseReport::default()
-        };
+        let mut report =
+            PhaseReport { delivered: records.iter().map(LogRecord::position).collect(), ..PhaseReport::default() };
         if options.crash == Some(CrashPoint::BeforeApply) {
             drop(consumer);
             return Ok(report);

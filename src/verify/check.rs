@@ -29,9 +29,13 @@ pub enum Violation {
     ModelMismatch { group: String, diff: String },
     #[error("model agreement: group {group} rejected {got:?}, the model rejects {expected:?}")]
     RejectedMismatch { group: String, expected: Vec<Position>, got: Vec<Position> },
-    #[error("partition-order independence: partition blocks applied in order {order:?} give another view than arrival order {arrival:?}\n{diff}")]
+    #[error(
+        "partition-order independence: partition blocks applied in order {order:?} give another view than arrival order {arrival:?}\n{diff}"
+    )]
     PartitionOrder { arrival: Vec<u32>, order: Vec<u32>, diff: String },
-    #[error("late group: {projection}: the group that joined at phase {joined} differs from the incremental group\n{diff}")]
+    #[error(
+        "late group: {projection}: the group that joined at phase {joined} differs from the incremental group\n{diff}"
+    )]
     LateGroupMismatch { projection: String, joined: usize, diff: String },
     #[error("redelivery: group {group}, phase {phase}: {detail}")]
     Redelivery { group: String, phase: usize, detail: String },
@@ -54,10 +58,13 @@ impl Violation {
     }
 }
 
+/// A property check over a finished execution.
+pub type Check = fn(&Execution) -> Result<(), Violation>;
+
 /// Every property that needs only the execution, in a fixed order: all
 /// violations found (one per property at most).
 pub fn check_all(execution: &Execution) -> Vec<Violation> {
-    let checks: [fn(&Execution) -> Result<(), Violation>; 6] = [
+    let checks: [Check; 6] = [
         check_split_equivalence,
         check_only_new_events,
         check_per_key_ordering,
@@ -162,7 +169,11 @@ pub fn check_per_key_ordering(execution: &Execution) -> Result<(), Violation> {
             *counts.entry(*p).or_default() += 1;
         }
         if let Some(position) = applied.iter().find(|p| counts[p] > 1) {
-            return Err(Violation::AppliedTwice { group: group.to_string(), position: *position, count: counts[position] });
+            return Err(Violation::AppliedTwice {
+                group: group.to_string(),
+                position: *position,
+                count: counts[position],
+            });
         }
         let mut per_cart: BTreeMap<&str, Vec<Position>> = BTreeMap::new();
         for p in &applied {
@@ -172,11 +183,21 @@ pub fn check_per_key_ordering(execution: &Execution) -> Result<(), Violation> {
         for (cart, expected) in &model.per_cart {
             let got = per_cart.remove(cart.as_str()).unwrap_or_default();
             if &got != expected {
-                return Err(Violation::CartOrder { group: group.to_string(), cart: cart.clone(), expected: expected.clone(), got });
+                return Err(Violation::CartOrder {
+                    group: group.to_string(),
+                    cart: cart.clone(),
+                    expected: expected.clone(),
+                    got,
+                });
             }
         }
         if let Some((cart, got)) = per_cart.into_iter().next() {
-            return Err(Violation::CartOrder { group: group.to_string(), cart: cart.to_string(), expected: vec![], got });
+            return Err(Violation::CartOrder {
+                group: group.to_string(),
+                cart: cart.to_string(),
+                expected: vec![],
+                got,
+            });
         }
         Ok(())
     })
@@ -191,7 +212,8 @@ pub fn check_model_agreement(execution: &Execution) -> Result<(), Violation> {
         agree_with_model(&pair.revenue, &model.revenue)?;
     }
     for_each_trace(execution, |group, _, rejected| {
-        let got = sorted(&rejected.iter().map(|r| Position { partition: r.partition, offset: r.offset }).collect::<Vec<_>>());
+        let got =
+            sorted(&rejected.iter().map(|r| Position { partition: r.partition, offset: r.offset }).collect::<Vec<_>>());
         let expected = sorted(&model.rejected);
         if got != expected {
             return Err(Violation::RejectedMismatch { group: group.to_string(), expected, got });
@@ -204,7 +226,10 @@ fn agree_with_model<V: PartialEq + Serialize>(trace: &Trace<V>, model: &V) -> Re
     if &trace.view == model {
         return Ok(());
     }
-    Err(Violation::ModelMismatch { group: trace.group_id.clone(), diff: json_diff("model", model, &trace.group_id, &trace.view) })
+    Err(Violation::ModelMismatch {
+        group: trace.group_id.clone(),
+        diff: json_diff("model", model, &trace.group_id, &trace.view),
+    })
 }
 
 /// Records polled but not committed come back to the next consumer of the

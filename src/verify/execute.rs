@@ -103,10 +103,9 @@ impl<R: GroupRunner> Driven<R> {
     ) -> Result<(), RunError> {
         let expected_new = produced[self.committed_upto..].iter().map(|(p, _)| *p).collect();
         let crashed = match phase.crash {
-            Some(point) => Some(self.runner.phase(
-                log,
-                PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) },
-            )?),
+            Some(point) => Some(
+                self.runner.phase(log, PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) })?,
+            ),
             None => None,
         };
         let options = PhaseOptions { reuse_consumer: phase.reuse_consumer && crashed.is_none(), crash: None };
@@ -162,7 +161,10 @@ impl<S: System> DrivenPair<S> {
         self.release()?;
         let cart_rejected = rejected_of(&self.cart_state.phases);
         let revenue_rejected = rejected_of(&self.revenue.phases);
-        Ok(GroupPair { cart_state: self.cart_state.finish(cart_rejected), revenue: self.revenue.finish(revenue_rejected) })
+        Ok(GroupPair {
+            cart_state: self.cart_state.finish(cart_rejected),
+            revenue: self.revenue.finish(revenue_rejected),
+        })
     }
 }
 

@@ -48,7 +48,8 @@ pub fn model(produced: &[(Position, HistoryRecord)]) -> Model {
             cart_state.carts.insert(cart_id.clone(), cart);
         }
     }
-    let per_cart = per_cart.into_iter().map(|(id, events)| (id, events.into_iter().map(|(p, _)| p).collect())).collect();
+    let per_cart =
+        per_cart.into_iter().map(|(id, events)| (id, events.into_iter().map(|(p, _)| p).collect())).collect();
     Model { cart_state, revenue, rejected, per_cart }
 }
 

@@ -1,0 +1,74 @@
+//! An event log may hold anything: malformed or unknown records never panic
+//! and are never silently dropped; they are counted with their positions.
+
+mod support;
+
+use event_sourced_cart::event::DecodeError;
+use event_sourced_cart::projection::{CartState, Revenue};
+use event_sourced_cart::runner::{GroupRunner, Runner};
+use proptest::prelude::*;
+use support::scratch_log;
+
+#[test]
+fn malformed_records_are_rejected_with_their_positions_and_the_rest_applies() {
+    let (_dir, log) = scratch_log(1);
+    let records: [(Option<&str>, &str); 7] = [
+        (Some("c"), r#"{"type":"AddItem","cart_id":"c","item":"ok","qty":1,"price":2.5}"#),
+        (Some("c"), "not json"),
+        (Some("c"), r#"{"type":"Refund","cart_id":"c"}"#),
+        (Some("c"), r#"{"type":"AddItem","cart_id":"c","item":"x","qty":1,"price":-1}"#),
+        (Some("other"), r#"{"type":"Checkout","cart_id":"c"}"#),
+        (None, r#"{"type":"Checkout","cart_id":"c"}"#),
+        (Some("c"), r#"{"type":"Checkout","cart_id":"c","note":"extra fields are fine"}"#),
+    ];
+    for (key, value) in records {
+        log.append_raw(key, value).unwrap();
+    }
+    let mut runner = Runner::new(Revenue::new());
+    let report = runner.catch_up(&log).unwrap();
+    assert_eq!(report.applied.len(), 2);
+    let offsets: Vec<u64> = runner.rejected().iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, [1, 2, 3, 4, 5]);
+    assert!(matches!(runner.rejected()[0].error, DecodeError::NotJson(_)));
+    assert!(matches!(runner.rejected()[1].error, DecodeError::NotAnEvent(_)));
+    assert!(matches!(runner.rejected()[3].error, DecodeError::KeyMismatch { .. }));
+    assert_eq!(runner.view().total_cents.0, 250);
+}
+
+#[test]
+fn a_redelivered_rejected_record_is_counted_once() {
+    let (_dir, log) = scratch_log(1);
+    log.append_raw(Some("c"), "garbage").unwrap();
+    let mut runner = Runner::new(CartState::new());
+    let crash = event_sourced_cart::runner::PhaseOptions {
+        crash: Some(event_sourced_cart::runner::CrashPoint::BeforeCommit),
+        ..Default::default()
+    };
+    runner.phase(&log, crash).unwrap();
+    runner.catch_up(&log).unwrap();
+    assert_eq!(runner.rejected().len(), 1);
+}
+
+proptest! {
+    /// Whatever the values and keys, every record is applied or rejected,
+    /// exactly once, and nothing panics.
+    #[test]
+    fn any_record_is_applied_or_rejected(
+        values in prop::collection::vec(
+            prop_oneof![
+                any::<String>(),
+                "\\{\"type\":\"(AddItem|RemoveItem|Checkout)\",\"cart_id\":\"c\",\"item\":\".{0,3}\",\"qty\":-?[0-9]{1,11},\"price\":-?[0-9]{1,7}(\\.[0-9]{0,4})?(e[0-9]{1,3})?\\}",
+            ],
+            0..12,
+        ),
+    ) {
+        let (_dir, log) = scratch_log(2);
+        for value in &values {
+            log.append_raw(Some("c"), value).unwrap();
+        }
+        let mut runner = Runner::new(CartState::new());
+        let report = runner.catch_up(&log).unwrap();
+        prop_assert_eq!(report.applied.len() + runner.rejected().len(), values.len());
+        prop_assert_eq!(report.delivered.len(), values.len());
+    }
+}
