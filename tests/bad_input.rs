@@ -50,6 +50,8 @@ fn a_redelivered_rejected_record_is_counted_once() {
 }
 
 proptest! {
+    #![proptest_config(support::proptest_config("proptest-regressions/bad_input.txt"))]
+
     /// Whatever the values and keys, every record is applied or rejected,
     /// exactly once, and nothing panics.
     #[test]

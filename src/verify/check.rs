@@ -64,13 +64,14 @@ pub type Check = fn(&Execution) -> Result<(), Violation>;
 /// Every property that needs only the execution, in a fixed order: all
 /// violations found (one per property at most).
 pub fn check_all(execution: &Execution) -> Vec<Violation> {
-    let checks: [Check; 6] = [
+    let checks: [Check; 7] = [
         check_split_equivalence,
         check_only_new_events,
         check_per_key_ordering,
         check_model_agreement,
         check_late_group,
         check_redelivery,
+        check_partition_order_independence,
     ];
     checks.iter().filter_map(|check| check(execution).err()).collect()
 }
@@ -284,21 +285,38 @@ pub fn full_replay_records(execution: &Execution) -> Vec<LogRecord> {
         .collect()
 }
 
-/// A projection's view does not depend on the order of partition blocks:
-/// folding the blocks in `order` (indices into the arrival order, missing
-/// ones appended) equals folding them in arrival order.
-pub fn check_partition_order<P: Projection>(
-    make: impl Fn() -> P,
-    records: &[LogRecord],
-    order: &[usize],
-) -> Result<(), Violation> {
+/// The production projections' views do not depend on the order in which
+/// partition blocks arrive: the full replay's blocks are folded in every
+/// rotation and in reverse, and each result must equal arrival order.
+pub fn check_partition_order_independence(execution: &Execution) -> Result<(), Violation> {
+    let records = full_replay_records(execution);
+    check_partition_order(crate::projection::CartState::new, &records)?;
+    check_partition_order(crate::projection::Revenue::new, &records)
+}
+
+/// Block orders tried by [`check_partition_order`]: every rotation of the
+/// arrival order, and its reverse. Each block comes first at least once.
+pub fn block_orders(blocks: usize) -> Vec<Vec<usize>> {
+    let mut orders: Vec<Vec<usize>> = (1..blocks).map(|r| (0..blocks).map(|i| (i + r) % blocks).collect()).collect();
+    orders.push((0..blocks).rev().collect());
+    orders
+}
+
+/// `make()`'s view after folding `records` block by block is the same for
+/// every order of [`block_orders`] as for arrival order.
+pub fn check_partition_order<P: Projection>(make: impl Fn() -> P, records: &[LogRecord]) -> Result<(), Violation> {
     let blocks = partition_blocks(records);
-    let mut permuted: Vec<usize> = Vec::with_capacity(blocks.len());
-    for i in order.iter().map(|i| i % blocks.len().max(1)).chain(0..blocks.len()) {
-        if !permuted.contains(&i) && i < blocks.len() {
-            permuted.push(i);
-        }
+    for order in block_orders(blocks.len()) {
+        check_block_order(&make, &blocks, &order)?;
     }
+    Ok(())
+}
+
+fn check_block_order<P: Projection>(
+    make: &impl Fn() -> P,
+    blocks: &[Vec<LogRecord>],
+    permuted: &[usize],
+) -> Result<(), Violation> {
     let fold = |indices: &mut dyn Iterator<Item = usize>| {
         let mut projection = make();
         for i in indices {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diff;
 pub mod execute;
+pub mod generate;
 pub mod model;
 pub mod replay_file;
 pub mod schedule;
