@@ -61,7 +61,7 @@ impl Projection for BuggyCartState {
                 if self.bug == ProjectionBug::SharesPricesAcrossCarts {
                     price = *self.first_seen_price.entry(item.clone()).or_insert(price);
                 }
-                let cart = self.view.carts.entry(cart_id.clone()).or_insert_with(Cart::default);
+                let cart = self.view.carts.entry(cart_id.clone()).or_default();
                 match cart.lines.iter_mut().find(|l| &l.item == item) {
                     Some(line) => {
                         line.qty = line.qty.saturating_add(u64::from(*qty));
