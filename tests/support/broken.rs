@@ -4,7 +4,7 @@
 use event_sourced_cart::event::{DomainEvent, decode};
 use event_sourced_cart::log::{EventLog, GroupConsumer};
 use event_sourced_cart::money::Cents;
-use event_sourced_cart::projection::{Cart, CartStateView, Line, Projection, Revenue};
+use event_sourced_cart::projection::{CartStateView, Line, Projection, Revenue};
 use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, PhaseReport, RunError};
 use event_sourced_cart::verify::System;
 use std::collections::{BTreeMap, HashMap};
