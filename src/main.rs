@@ -177,7 +177,7 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
             println!("Full replay and split replay agree; every property holds.");
         }
         for v in &violations {
-            println!("VIOLATION of {}: {v}", v.property());
+            println!("VIOLATION: {v}");
         }
     }
     if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
