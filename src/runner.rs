@@ -49,6 +49,17 @@ pub struct PhaseReport {
     pub committed: bool,
 }
 
+impl PhaseReport {
+    /// How many records the poll returned from each partition.
+    pub fn records_per_partition(&self) -> BTreeMap<u32, usize> {
+        let mut counts = BTreeMap::new();
+        for position in &self.delivered {
+            *counts.entry(position.partition).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
 /// Why a phase failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

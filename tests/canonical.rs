@@ -80,6 +80,9 @@ fn each_group_polls_exactly_the_5_new_events_whatever_the_partition_count() {
         assert_eq!(run.cart_state.report.delivered.len(), FIRST_BATCH);
         assert_eq!(run.revenue.report.delivered.len(), FIRST_BATCH);
         assert_eq!(run.cart_state_incremental.report.delivered.len(), 5);
+        let per_partition = run.cart_state.report.records_per_partition();
+        assert_eq!(per_partition.values().sum::<usize>(), FIRST_BATCH);
+        assert!(per_partition.keys().all(|p| *p < partitions));
         assert_eq!(run.revenue_incremental.report.delivered.len(), 5);
         run.check_incremental().unwrap();
     }

@@ -168,6 +168,21 @@ impl<S: System> DrivenPair<S> {
     }
 }
 
+/// Why an execution could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("invalid schedule: {0}")]
+    Schedule(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl From<crate::log::LogError> for ExecuteError {
+    fn from(e: crate::log::LogError) -> Self {
+        ExecuteError::Run(RunError::Log(e))
+    }
+}
+
 /// Produces `history` into a new log in `dir` following `schedule`, driving
 /// incremental, late and full-replay groups of both projections.
 pub fn execute<S: System>(
@@ -175,10 +190,8 @@ pub fn execute<S: System>(
     history: &[HistoryRecord],
     schedule: &Schedule,
     dir: &Path,
-) -> Result<Execution, RunError> {
-    schedule.validate().map_err(|message| {
-        RunError::Log(crate::log::LogError::Broker { action: "accept the schedule", dir: dir.to_path_buf(), message })
-    })?;
+) -> Result<Execution, ExecuteError> {
+    schedule.validate().map_err(ExecuteError::Schedule)?;
     let mut log = EventLog::create(dir, schedule.partitions)?;
     let mut produced: Vec<(Position, HistoryRecord)> = Vec::with_capacity(history.len());
     let mut incremental = DrivenPair::new(system, "incremental");

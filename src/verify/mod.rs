@@ -13,5 +13,5 @@ pub mod replay_file;
 pub mod schedule;
 
 pub use check::Violation;
-pub use execute::{Execution, HistoryRecord, Production, System, execute};
+pub use execute::{ExecuteError, Execution, HistoryRecord, Production, System, execute};
 pub use schedule::{Phase, Schedule};
