@@ -20,6 +20,9 @@ use support::evaluate;
 /// Most events a shrunk counterexample may keep.
 const SMALL: usize = 8;
 
+/// Most phases a shrunk counterexample may keep.
+const FEW_PHASES: usize = 3;
+
 /// Longest generated history when searching for a planted bug: every bug
 /// here shows on a few events, and short histories shrink fast.
 const SEARCH_EVENTS: usize = 40;
