@@ -57,6 +57,7 @@ fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<Domain
                 "shrunk to {} events, expected at most {SMALL}: {schedule:?} {violation}",
                 history.len()
             );
+            assert!(schedule.phases.len() <= FEW_PHASES, "shrunk to {} phases: {schedule:?}", schedule.phases.len());
             (violation, history, schedule)
         }
         Err(TestError::Abort(reason)) => panic!("the search aborted: {reason}"),
