@@ -1,10 +1,15 @@
 //! `event-sourced-cart`: the canonical scenario (default) and `replay`.
 
 use clap::{Parser, Subcommand};
+use event_sourced_cart::event::Rejected;
 use event_sourced_cart::log::scratch_dir;
+use event_sourced_cart::projection::{CartStateView, RevenueView};
 use event_sourced_cart::report;
 use event_sourced_cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
+use event_sourced_cart::verify::schedule::MAX_PHASES;
 use event_sourced_cart::verify::{self, Production, Schedule, check, replay_file};
+use serde::Serialize;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -90,9 +95,17 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
         eprintln!("error: {}: {message}", path.display());
         ExitCode::from(2)
     };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => return bad_input(format!("cannot read it ({e})")),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let line = 1 + bytes[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
+            return bad_input(format!("line {line}: not valid UTF-8; save the file as UTF-8"));
+        }
     };
     let file = match replay_file::parse(&text) {
         Ok(file) => file,
@@ -105,6 +118,9 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
             return bad_input("the file carries its own schedule; drop --partitions and --split-at".into());
         }
         (None, partitions, _) => {
+            if split_at.len() > MAX_PHASES {
+                return bad_input(format!("{} --split-at points; use at most {MAX_PHASES}", split_at.len()));
+            }
             if let Some(k) = split_at.iter().find(|k| **k > events) {
                 return bad_input(format!("--split-at {k} is past the end: the file has {events} events"));
             }
@@ -131,31 +147,34 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
     };
     let violations = check::check_all(&execution);
     let full = &execution.full;
-    let line_of = |partition: u32, offset: u64| {
-        let index = execution.produced.iter().position(|(p, _)| p.partition == partition && p.offset == offset);
-        index.map(|i| file.lines[i])
-    };
+    let line_by_position: HashMap<(u32, u64), usize> =
+        execution.produced.iter().zip(&file.lines).map(|((p, _), line)| ((p.partition, p.offset), *line)).collect();
+    let line_of = |r: &Rejected| line_by_position.get(&(r.partition, r.offset)).copied();
     if json {
-        let rejected: Vec<_> = full
-            .cart_state
-            .rejected
-            .iter()
-            .map(|r| {
-                serde_json::json!({"topic": r.topic, "partition": r.partition, "offset": r.offset,
-                    "line": line_of(r.partition, r.offset), "error": r.error.to_string()})
-            })
-            .collect();
-        let out = serde_json::json!({
-            "events": events,
-            "partitions": schedule.partitions,
-            "split_at": split_points(&schedule, events),
-            "agree": violations.is_empty(),
-            "violations": violations.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
-            "rejected": rejected,
-            "cart_state": full.cart_state.view,
-            "revenue": full.revenue.view,
-        });
-        println!("{}", serde_json::to_string_pretty(&out).expect("JSON values serialize"));
+        let out = ReplayJson {
+            events,
+            partitions: schedule.partitions,
+            split_at: split_points(&schedule, events),
+            agree: violations.is_empty(),
+            violations: violations.iter().map(ToString::to_string).collect(),
+            rejected: full
+                .cart_state
+                .rejected
+                .iter()
+                .map(|r| RejectedJson {
+                    topic: &r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    line: line_of(r),
+                    error: r.error.to_string(),
+                })
+                .collect(),
+            cart_state: &full.cart_state.view,
+            revenue: &full.revenue.view,
+        };
+        // Serialized directly (not through serde_json::Value, which cannot
+        // hold the u128 totals above u64::MAX).
+        println!("{}", serde_json::to_string_pretty(&out).expect("the replay report serializes"));
     } else {
         println!(
             "Replayed {events} events: {} partitions, split at {:?}.",
@@ -163,7 +182,7 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
             split_points(&schedule, events)
         );
         for r in &full.cart_state.rejected {
-            match line_of(r.partition, r.offset) {
+            match line_of(r) {
                 Some(line) => println!("line {line}: {r}"),
                 None => println!("{r}"),
             }
@@ -181,6 +200,28 @@ fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: boo
         }
     }
     if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// The `--json` shape of `replay` (documented in the README).
+#[derive(Serialize)]
+struct ReplayJson<'a> {
+    events: usize,
+    partitions: u32,
+    split_at: Vec<usize>,
+    agree: bool,
+    violations: Vec<String>,
+    rejected: Vec<RejectedJson<'a>>,
+    cart_state: &'a CartStateView,
+    revenue: &'a RevenueView,
+}
+
+#[derive(Serialize)]
+struct RejectedJson<'a> {
+    topic: &'a str,
+    partition: u32,
+    offset: u64,
+    line: Option<usize>,
+    error: String,
 }
 
 /// The cumulative commit points of a schedule, clamped to the history.

@@ -5,13 +5,19 @@ use crate::projection::{CartStateView, RevenueView};
 use crate::scenario::CanonicalRun;
 use std::fmt::Write;
 
+/// A cart id or item name as printed: as is, unless it holds control
+/// characters (a newline could forge a report line), then quoted and escaped.
+pub fn name(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) { format!("{text:?}").into() } else { text.into() }
+}
+
 /// `cart-1: 7 items, total $125.43` then `  Widget x3 @ $9.99 = $29.97` lines.
 pub fn cart_state_text(view: &CartStateView) -> String {
     let mut out = String::new();
     for (id, cart) in &view.carts {
-        writeln!(out, "{id}: {} items, total {}", cart.item_count(), cart.total()).unwrap();
+        writeln!(out, "{}: {} items, total {}", name(id), cart.item_count(), cart.total()).unwrap();
         for line in &cart.lines {
-            writeln!(out, "  {} x{} @ {} = {}", line.item, line.qty, line.unit_price, line.total()).unwrap();
+            writeln!(out, "  {} x{} @ {} = {}", name(&line.item), line.qty, line.unit_price, line.total()).unwrap();
         }
     }
     out
@@ -21,7 +27,7 @@ pub fn cart_state_text(view: &CartStateView) -> String {
 pub fn revenue_text(view: &RevenueView) -> String {
     let mut out = String::new();
     for (id, total) in &view.carts {
-        writeln!(out, "{id} (checked out): {total}").unwrap();
+        writeln!(out, "{} (checked out): {total}", name(id)).unwrap();
     }
     writeln!(out, "Total revenue: {}", view.total_cents).unwrap();
     out

@@ -100,3 +100,87 @@ fn replay_exits_2_on_bad_input_naming_the_line() {
     let out = cart(&["replay", &canonical_file(), "--partitions", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn write(dir: &tempfile::TempDir, text: &str) -> String {
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn replay_json_prints_totals_beyond_u64() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = "{\"type\":\"AddItem\",\"cart_id\":\"big\",\"item\":\"x\",\"qty\":4294967295,\"price\":1000000}\n";
+    let file = write(&dir, &(add.repeat(50) + "{\"type\":\"Checkout\",\"cart_id\":\"big\"}\n"));
+    let out = cart(&["replay", &file, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = (50u128 * 4_294_967_295 * 100_000_000).to_string();
+    assert!(text.contains(&format!("\"total_cents\": {expected}")), "{text}");
+}
+
+#[test]
+fn replay_refuses_schedule_typos_and_late_schedule_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n";
+    let typo = write(
+        &dir,
+        &format!(
+            "{{\"schedule\":{{\"partitions\":2,\"phases\":[{{\"produce\":1,\"crsh\":\"BeforeCommit\"}}]}}}}\n{event}"
+        ),
+    );
+    let out = cart(&["replay", &typo]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: bad schedule (unknown field `crsh`"));
+
+    let late = write(&dir, &format!("{event}{{\"schedule\":{{\"partitions\":1}}}}\n"));
+    let out = cart(&["replay", &late]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: a schedule line must be the first line"));
+}
+
+#[test]
+fn replay_of_a_schedule_file_runs_that_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "{\"schedule\":{\"partitions\":2,\"phases\":[{\"produce\":1,\"crash\":\"BeforeCommit\"},{\"produce\":1,\"reopen\":true}],\"late_join\":1}}\n\
+         {\"type\":\"AddItem\",\"cart_id\":\"a\",\"item\":\"x\",\"qty\":2,\"price\":1.25}\n\
+         {\"type\":\"Checkout\",\"cart_id\":\"a\"}\n",
+    );
+    let out = cart(&["replay", &file, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((json["partitions"].as_u64(), json["split_at"].clone()), (Some(2), serde_json::json!([1, 2])));
+    assert_eq!(json["revenue"]["total_cents"], 250);
+    assert_eq!(
+        cart(&["replay", &file, "--split-at", "1"]).status.code(),
+        Some(2),
+        "a schedule file takes no --split-at"
+    );
+}
+
+#[test]
+fn names_cannot_forge_report_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "{\"type\":\"AddItem\",\"cart_id\":\"c\\nTotal revenue: $1000000.00\",\"item\":\"x\\nc2: 1 items, total $999.00\",\"qty\":1,\"price\":1}\n",
+    );
+    let out = cart(&["replay", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.lines().any(|l| l.starts_with("c2: ") || l.starts_with("Total revenue: $1000000")), "{text}");
+    assert!(text.contains(r#""c\nTotal revenue: $1000000.00": 1 items, total $1.00"#), "{text}");
+}
+
+#[test]
+fn replay_names_the_line_of_invalid_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, b"{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n{\"type\":\"Checkout\",\"cart_id\":\"\xff\"}\n")
+        .unwrap();
+    let out = cart(&["replay", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: not valid UTF-8"));
+}

@@ -52,12 +52,13 @@ pub fn parse(text: &str) -> Result<ReplayFile, InputError> {
             continue;
         }
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(value)
-            .map_err(|e| fail(format!("not a JSON object ({e}); write one event object per line")))?;
+            .map_err(|e| fail(format!("not a JSON object ({}); write one event object per line", without_line(&e))))?;
         if object.contains_key("schedule") && !object.contains_key("type") {
-            if file.schedule.is_some() {
-                return Err(fail("a second schedule line; a replay file has at most one".into()));
+            if file.schedule.is_some() || !file.history.is_empty() {
+                return Err(fail("a schedule line must be the first line, and there is at most one".into()));
             }
-            let header: Header = serde_json::from_str(value).map_err(|e| fail(format!("bad schedule ({e})")))?;
+            let header: Header =
+                serde_json::from_str(value).map_err(|e| fail(format!("bad schedule ({})", without_line(&e))))?;
             header.schedule.validate().map_err(|m| fail(format!("bad schedule: {m}")))?;
             file.schedule = Some(header.schedule);
             continue;
@@ -72,6 +73,12 @@ pub fn parse(text: &str) -> Result<ReplayFile, InputError> {
         file.lines.push(line);
     }
     Ok(file)
+}
+
+/// serde_json's message without its "line 1" (each replay line is parsed
+/// alone, so only the column means something).
+fn without_line(e: &serde_json::Error) -> String {
+    e.to_string().replace(" at line 1 column ", " at column ")
 }
 
 /// Renders a history and its schedule as a replay file.

@@ -8,6 +8,7 @@ pub const MAX_PHASES: usize = 64;
 
 /// One commit point of the incremental groups.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Phase {
     /// Records produced (in history order) before this phase polls. Clamped
     /// to what is left of the history.
@@ -36,6 +37,7 @@ fn is_false(b: &bool) -> bool {
 /// produced and a final phase runs, so every history is produced in full.
 /// Then a fresh group replays everything at once (the full replay).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Partition count of the topic.
     pub partitions: u32,
