@@ -1,0 +1,74 @@
+//! The runner's invariants against a real log, including a real `poll()`
+//! failure: merkql advances the positions of partitions it read before the
+//! failing one, so a commit after a failed poll would skip their records.
+
+mod support;
+
+use event_sourced_cart::event::DomainEvent;
+use event_sourced_cart::log::LogError;
+use event_sourced_cart::projection::{CartState, Projection, fold};
+use event_sourced_cart::runner::{GroupRunner, RunError, Runner};
+use support::scratch_log;
+
+fn one_add_per_cart(n: usize) -> Vec<DomainEvent> {
+    (0..n)
+        .map(|i| DomainEvent::AddItem {
+            cart_id: format!("cart-{i}"),
+            item: "x".into(),
+            qty: 1,
+            unit_price: event_sourced_cart::money::Cents(100),
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_poll_commits_nothing_and_every_record_comes_back() {
+    let (dir, log) = scratch_log(4);
+    let events = one_add_per_cart(20);
+    for event in &events {
+        log.append(event).unwrap();
+    }
+    // Corrupt the CRC of the first index entry of the last non-empty
+    // partition: merkql's poll then fails there, after reading the others.
+    let partition = log.partition_lengths().iter().rposition(|n| *n > 0).unwrap();
+    let index = dir.path().join(format!(".merkql/topics/cart-events/partitions/{partition}/offsets.idx"));
+    let original = std::fs::read(&index).unwrap();
+    let mut corrupted = original.clone();
+    corrupted[0] ^= 0xff;
+    std::fs::write(&index, &corrupted).unwrap();
+
+    let mut consumer = log.consumer(CartState::GROUP_ID).unwrap();
+    let error = consumer.poll().unwrap_err();
+    assert!(error.to_string().contains("CRC mismatch"), "{error}");
+    assert!(matches!(consumer.commit(), Err(LogError::CommitAfterFailedPoll)));
+    drop(consumer);
+
+    let mut runner = Runner::new(CartState::new());
+    assert!(matches!(runner.catch_up(&log), Err(RunError::Log(LogError::Broker { action: "poll", .. }))));
+
+    std::fs::write(&index, &original).unwrap();
+    let report = runner.catch_up(&log).unwrap();
+    assert_eq!(report.delivered.len(), events.len(), "nothing was committed past, nothing is lost");
+    assert_eq!(runner.view(), fold(CartState::new(), events));
+}
+
+#[test]
+fn a_group_id_that_would_escape_the_log_directory_is_refused() {
+    let (_dir, log) = scratch_log(1);
+    for bad in ["", "../x", "a/b", ".hidden", "spaces not allowed"] {
+        assert!(matches!(log.consumer(bad), Err(LogError::BadGroupId(_))), "{bad:?}");
+    }
+    let mut runner = Runner::with_group(CartState::new(), "../escape");
+    assert!(runner.catch_up(&log).is_err());
+    assert_eq!(CartState::new().group_id(), "cart-state");
+}
+
+#[test]
+fn reopen_is_refused_while_a_consumer_holds_the_broker() {
+    let (_dir, mut log) = scratch_log(2);
+    let consumer = log.consumer("g").unwrap();
+    assert!(matches!(log.reopen(), Err(LogError::ConsumersStillOpen(1))));
+    drop(consumer);
+    log.reopen().unwrap();
+    assert_eq!(log.partitions(), 2);
+}
