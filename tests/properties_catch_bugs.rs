@@ -13,7 +13,7 @@ use event_sourced_cart::verify::check::{
 };
 use event_sourced_cart::verify::generate::{Case, case, case_with, to_records};
 use event_sourced_cart::verify::{Schedule, System, Violation, execute};
-use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use support::broken::{BrokenSystem, BuggyCartState, ProjectionBug, RunnerBug};
 use support::evaluate;
 
@@ -27,10 +27,20 @@ const FEW_PHASES: usize = 3;
 /// here shows on a few events, and short histories shrink fast.
 const SEARCH_EVENTS: usize = 40;
 
-/// The search's settings: the case count from `PROPTEST_CASES`, nothing
-/// persisted (these failures are expected), and room to shrink.
+/// The search's settings: a fixed seed, so that these tests are
+/// deterministic; at least 256 cases and 4096 shrink steps whatever
+/// `PROPTEST_CASES` and `PROPTEST_MAX_SHRINK_ITERS` say (a search that ends
+/// early would wrongly report the property as unproven); nothing persisted
+/// (these failures are expected).
 fn search_config() -> Config {
-    Config { failure_persistence: None, max_shrink_iters: 4096, ..Config::default() }
+    let defaults = Config::default();
+    Config {
+        cases: defaults.cases.max(256),
+        max_shrink_iters: defaults.max_shrink_iters.max(4096),
+        rng_seed: RngSeed::Fixed(0x5eed_ca57),
+        failure_persistence: None,
+        ..defaults
+    }
 }
 
 /// Searches generated cases for one where `check` fails on `system`, and

@@ -157,7 +157,8 @@ pub fn case_with(max_events: usize) -> impl Strategy<Value = Case> {
                 }
             }
             phases.truncate(MAX_PHASES);
-            let late_join = late.map(|k| k.min(phases.len()));
+            // Modulo, not min: spreads joins over every phase of short schedules.
+            let late_join = late.map(|k| k % (phases.len() + 1));
             Case { schedule: Schedule { partitions, phases, late_join }, history }
         })
 }
