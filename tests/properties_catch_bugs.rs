@@ -4,15 +4,14 @@
 
 mod support;
 
-use event_sourced_cart::event::DomainEvent;
 use event_sourced_cart::log::scratch_dir;
 use event_sourced_cart::projection::Projection;
 use event_sourced_cart::verify::check::{
     Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order,
     check_per_key_ordering, check_redelivery, check_split_equivalence, full_replay_records,
 };
-use event_sourced_cart::verify::generate::{Case, case, case_with, to_records};
-use event_sourced_cart::verify::{Schedule, System, Violation, execute};
+use event_sourced_cart::verify::generate::{Case, case, case_with};
+use event_sourced_cart::verify::{HistoryRecord, Schedule, System, Violation, execute};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use support::broken::{BrokenSystem, BuggyCartState, ProjectionBug, RunnerBug};
 use support::evaluate;
@@ -48,7 +47,7 @@ fn search_config() -> Config {
 /// property never fails (it would be unproven). Some planted bugs depend on
 /// merkql's partition-block order, which varies between consumers, so the
 /// violation is recorded when the case fails rather than re-run afterwards.
-fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<DomainEvent>, Schedule) {
+fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<HistoryRecord>, Schedule) {
     let last_failure = std::cell::RefCell::new(None);
     let mut runner = TestRunner::new(search_config());
     let result = runner.run(&case_with(SEARCH_EVENTS), |case| {
@@ -129,14 +128,13 @@ fn partition_order_independence_catches_a_projection_that_shares_prices_across_c
     let mut runner = TestRunner::new(search_config());
     let result = runner.run(&case_with(SEARCH_EVENTS), |case| {
         let dir = scratch_dir().unwrap();
-        let execution =
-            execute(&BrokenSystem::default(), &to_records(&case.history), &case.schedule, dir.path()).unwrap();
+        let execution = execute(&BrokenSystem::default(), &case.history, &case.schedule, dir.path()).unwrap();
         check_partition_order(make, &full_replay_records(&execution)).map_err(|v| TestCaseError::fail(v.to_string()))
     });
     let Err(TestError::Fail(reason, Case { history, .. })) = result else { panic!("never failed: {result:?}") };
     assert!(reason.message().contains("partition-order independence"), "{reason}");
     assert!(history.len() <= SMALL, "{history:?}");
-    let carts: std::collections::BTreeSet<&str> = history.iter().map(DomainEvent::cart_id).collect();
+    let carts: std::collections::BTreeSet<&Option<String>> = history.iter().map(|r| &r.key).collect();
     assert!(carts.len() >= 2, "needs two carts in two partitions: {history:?}");
     assert_eq!(make().group_id(), "cart-state");
 }

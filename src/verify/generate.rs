@@ -24,9 +24,25 @@ pub const MAX_GENERATED_PRICE_CENTS: u128 = 99_999;
 /// One operation of a history, by pool index.
 #[derive(Clone, Debug)]
 enum Op {
-    Add { cart: usize, item: usize, qty: u32, cents: u128 },
-    Remove { cart: usize, item: usize },
-    Checkout { cart: usize },
+    Add {
+        cart: usize,
+        item: usize,
+        qty: u32,
+        cents: u128,
+    },
+    Remove {
+        cart: usize,
+        item: usize,
+    },
+    Checkout {
+        cart: usize,
+    },
+    /// A malformed or wrongly keyed record (about 1 in 37 records).
+    Noise {
+        kind: usize,
+        cart: usize,
+        other: usize,
+    },
 }
 
 /// Cart ids: mostly `cart-N`, sometimes unicode, quotes or spaces.
@@ -58,21 +74,43 @@ fn price_cents() -> impl Strategy<Value = u128> {
     prop_oneof![4 => 0..=2_000u128, 1 => 0..=MAX_GENERATED_PRICE_CENTS, 1 => Just(MAX_GENERATED_PRICE_CENTS)]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+/// Malformed records a real log may hold; each must be rejected.
+const NOISE_KINDS: usize = 7;
+
+fn noise_value(kind: usize, cart_id: &str, other_cart: &str) -> HistoryRecord {
+    let id = serde_json::to_string(cart_id).expect("strings serialize");
+    let keyed = |value: String| HistoryRecord { key: Some(cart_id.to_string()), value };
+    match kind % NOISE_KINDS {
+        0 => keyed(format!("{{\"type\":\"AddItem\",\"cart_id\":{id}")),
+        1 => keyed(format!("{{\"type\":\"Refund\",\"cart_id\":{id}}}")),
+        2 => keyed(format!("{{\"type\":\"AddItem\",\"cart_id\":{id},\"item\":\"x\",\"qty\":0,\"price\":1.5}}")),
+        3 => keyed(format!("{{\"type\":\"AddItem\",\"cart_id\":{id},\"item\":\"x\",\"qty\":1,\"price\":1.005}}")),
+        4 => keyed(format!("{{\"type\":\"AddItem\",\"cart_id\":{id},\"item\":\"x\",\"qty\":1,\"price\":-2}}")),
+        5 => HistoryRecord {
+            key: Some(format!("{other_cart}-other")),
+            value: format!("{{\"type\":\"Checkout\",\"cart_id\":{id}}}"),
+        },
+        _ => keyed("{\"type\":\"Checkout\",\"cart_id\":\"\"}".to_string()),
+    }
+}
+
+fn op(with_noise: bool) -> impl Strategy<Value = Op> {
     let index = || 0..MAX_CARTS.max(MAX_ITEMS);
+    let noise_weight = if with_noise { 1 } else { 0 };
     prop_oneof![
-        6 => (index(), index(), qty(), price_cents()).prop_map(|(cart, item, qty, cents)| Op::Add { cart, item, qty, cents }),
-        2 => (index(), index()).prop_map(|(cart, item)| Op::Remove { cart, item }),
-        1 => index().prop_map(|cart| Op::Checkout { cart }),
+        24 => (index(), index(), qty(), price_cents()).prop_map(|(cart, item, qty, cents)| Op::Add { cart, item, qty, cents }),
+        8 => (index(), index()).prop_map(|(cart, item)| Op::Remove { cart, item }),
+        4 => index().prop_map(|cart| Op::Checkout { cart }),
+        noise_weight => (0..NOISE_KINDS, index(), index()).prop_map(|(kind, cart, other)| Op::Noise { kind, cart, other }),
     ]
 }
 
-/// Events, each with the commit points that follow it.
-fn steps(max_events: usize) -> impl Strategy<Value = Vec<(DomainEvent, Vec<Phase>)>> {
+/// Records, each with the commit points that follow it.
+fn steps(max_events: usize, with_noise: bool) -> impl Strategy<Value = Vec<(HistoryRecord, Vec<Phase>)>> {
     (
         prop::collection::vec(cart_id(), 1..=MAX_CARTS),
         prop::collection::vec(item_name(), 1..=MAX_ITEMS),
-        prop::collection::vec((op(), commit_points_after_event()), 0..=max_events),
+        prop::collection::vec((op(with_noise), commit_points_after_event()), 0..=max_events),
     )
         .prop_map(|(carts, items, ops)| {
             let cart = |i: usize| carts[i % carts.len()].clone();
@@ -85,8 +123,11 @@ fn steps(max_events: usize) -> impl Strategy<Value = Vec<(DomainEvent, Vec<Phase
                         }
                         Op::Remove { cart: c, item: i } => DomainEvent::RemoveItem { cart_id: cart(c), item: item(i) },
                         Op::Checkout { cart: c } => DomainEvent::Checkout { cart_id: cart(c) },
+                        Op::Noise { kind, cart: c, other } => {
+                            return (noise_value(kind, &cart(c), &cart(other)), points);
+                        }
                     };
-                    (event, points)
+                    (to_records(std::slice::from_ref(&event)).remove(0), points)
                 })
                 .collect()
         })
@@ -94,7 +135,12 @@ fn steps(max_events: usize) -> impl Strategy<Value = Vec<(DomainEvent, Vec<Phase
 
 /// A valid history of 0 to `max_events` events over 1 to 20 carts.
 pub fn history_with(max_events: usize) -> impl Strategy<Value = Vec<DomainEvent>> {
-    steps(max_events).prop_map(|steps| steps.into_iter().map(|(event, _)| event).collect())
+    steps(max_events, false).prop_map(|steps| {
+        steps
+            .into_iter()
+            .map(|(record, _)| crate::event::parse_event(&record.value).expect("noise-free steps are valid events"))
+            .collect()
+    })
 }
 
 /// A valid history of up to [`MAX_EVENTS`] events.
@@ -126,10 +172,12 @@ fn commit_points_after_event() -> impl Strategy<Value = Vec<Phase>> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Case {
     pub schedule: Schedule,
-    pub history: Vec<DomainEvent>,
+    /// Mostly valid events in the wire format, keyed by cart id, with a few
+    /// malformed or wrongly keyed records mixed in.
+    pub history: Vec<HistoryRecord>,
 }
 
-/// Cases of up to `max_events` events, 1-8 partitions, commit points
+/// Cases of up to `max_events` records (about 1 in 37 malformed), 1-8 partitions, commit points
 /// anywhere (none, or repeated), new or reused consumers, broker reopens,
 /// crashed polls and a late group.
 ///
@@ -143,13 +191,13 @@ pub fn case_with(max_events: usize) -> impl Strategy<Value = Case> {
         1..=MAX_GENERATED_PARTITIONS,
         prop::option::weighted(0.4, 0..=MAX_PHASES),
         prop::collection::vec(commit_point(), 0..=1),
-        steps(max_events),
+        steps(max_events, true),
     )
         .prop_map(|(partitions, late, leading, steps)| {
             let mut phases: Vec<Phase> = leading;
             let mut history = Vec::with_capacity(steps.len());
-            for (index, (event, points)) in steps.into_iter().enumerate() {
-                history.push(event);
+            for (index, (record, points)) in steps.into_iter().enumerate() {
+                history.push(record);
                 for mut phase in points {
                     let produced: usize = phases.iter().map(|p| p.produce).sum();
                     phase.produce = index + 1 - produced;

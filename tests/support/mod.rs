@@ -25,7 +25,7 @@ pub fn scratch_log(partitions: u32) -> (TempDir, EventLog) {
 pub mod broken;
 
 use event_sourced_cart::verify::check::Check;
-use event_sourced_cart::verify::generate::{Case, to_records};
+use event_sourced_cart::verify::generate::Case;
 use event_sourced_cart::verify::replay_file::write_failure;
 use event_sourced_cart::verify::{Production, System, Violation, execute};
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError};
@@ -40,7 +40,7 @@ pub fn proptest_config(file: &'static str) -> Config {
 /// one property check.
 pub fn evaluate<S: System>(system: &S, check: Check, case: &Case) -> Result<(), Violation> {
     let dir = scratch_dir().expect("a scratch directory");
-    let execution = execute(system, &to_records(&case.history), &case.schedule, dir.path()).expect("the log works");
+    let execution = execute(system, &case.history, &case.schedule, dir.path()).expect("the log works");
     check(&execution)
 }
 
@@ -52,7 +52,7 @@ pub fn check(property: &str, check: Check, case: &Case) -> Result<(), TestCaseEr
     match evaluate(&Production, check, case) {
         Ok(()) => Ok(()),
         Err(violation) => {
-            let reproduce = match write_failure(property, &to_records(&case.history), &case.schedule) {
+            let reproduce = match write_failure(property, &case.history, &case.schedule) {
                 Ok(path) => format!("case written to {0}; reproduce with: cargo run -- replay {0}", path.display()),
                 Err(e) => format!("could not write the replay file: {e}"),
             };
