@@ -15,8 +15,15 @@ use crate::projection::Projection;
 use crate::record::{LogRecord, Position};
 use std::collections::BTreeMap;
 
-/// Where a simulated crash stops a phase. The consumer dies there, without
-/// committing or closing, as a killed process would.
+/// Where a simulated crash stops a phase. The *consumer* dies there, without
+/// committing or closing, as a consumer of a killed process would.
+///
+/// Scope: the runner itself (its projection and the offsets it has applied)
+/// lives on, so this models losing a consumer inside one running process
+/// (a crashed worker thread, a dropped connection), not a process restart.
+/// A restart loses the in-memory view while the group's commits remain, so
+/// surviving it needs a checkpoint of view and offsets, which is the
+/// checkpointed runner's job (a later issue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CrashPoint {
     /// After the poll, before any record is applied.

@@ -100,7 +100,13 @@ impl EventLog {
             return Err(LogError::ConsumersStillOpen(holders));
         }
         let reopened = EventLog::open(&self.dir)?;
-        assert_eq!(reopened.partitions, self.partitions, "partition count changed across reopen");
+        if reopened.partitions != self.partitions {
+            return Err(LogError::Broker {
+                action: "reopen",
+                dir: self.dir.clone(),
+                message: format!("the topic had {} partitions and now has {}", self.partitions, reopened.partitions),
+            });
+        }
         *self = reopened;
         Ok(())
     }

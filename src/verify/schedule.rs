@@ -14,7 +14,8 @@ pub struct Phase {
     /// to what is left of the history.
     pub produce: usize,
     /// Drop every consumer and the broker, and open the directory again
-    /// before polling, as a restarted process would.
+    /// before polling, as a restarted broker process would. The runners and
+    /// their in-memory views live on (see [`crate::runner::CrashPoint`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub reopen: bool,
     /// Poll with the previous phase's Consumer object instead of a new one
