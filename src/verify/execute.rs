@@ -1,12 +1,14 @@
 //! Runs a history under a schedule against a real log, recording what every
 //! group saw. Judging is the checker's job ([`super::check`]).
 
+use super::blocks::{block_orders, fold_blocks, partition_blocks};
 use super::schedule::{Phase, Schedule};
 use crate::event::Rejected;
 use crate::log::EventLog;
-use crate::projection::{CartState, CartStateView, Revenue, RevenueView};
-use crate::record::Position;
+use crate::projection::{CartState, CartStateView, Projection, Revenue, RevenueView};
+use crate::record::{LogRecord, Position};
 use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One record of a history: its key and its value, as produced.
@@ -22,6 +24,11 @@ pub trait System {
     type RevenueRunner: GroupRunner<View = RevenueView>;
     fn cart_state(&self, group_id: &str) -> Self::CartStateRunner;
     fn revenue(&self, group_id: &str) -> Self::RevenueRunner;
+    /// A fresh cart-state projection, folded outside any consumer group to
+    /// check partition-order independence.
+    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>>;
+    /// A fresh revenue projection, likewise.
+    fn revenue_projection(&self) -> Box<dyn Projection<View = RevenueView>>;
 }
 
 /// The production system: [`Runner`] with [`CartState`] and [`Revenue`].
@@ -35,6 +42,12 @@ impl System for Production {
     }
     fn revenue(&self, group_id: &str) -> Runner<Revenue> {
         Runner::with_group(Revenue::new(), group_id)
+    }
+    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>> {
+        Box::new(CartState::new())
+    }
+    fn revenue_projection(&self) -> Box<dyn Projection<View = RevenueView>> {
+        Box::new(Revenue::new())
     }
 }
 
@@ -79,6 +92,54 @@ pub struct Execution {
     pub late: Option<GroupPair>,
     /// Groups that replayed everything once, at the end.
     pub full: GroupPair,
+    /// The full replay's poll re-folded block by block in other partition
+    /// orders; the first entry is arrival order.
+    pub block_orders: Vec<BlockOrderFold>,
+}
+
+/// The views of one partition-block order of the full replay's poll.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockOrderFold {
+    /// Partition ids in the order their blocks were folded.
+    pub partitions: Vec<u32>,
+    pub cart_state: CartStateView,
+    pub revenue: RevenueView,
+}
+
+impl Execution {
+    /// The records the full-replay group received, in arrival order.
+    pub fn full_replay_records(&self) -> Vec<LogRecord> {
+        full_replay_records(&self.produced, &self.full)
+    }
+}
+
+fn full_replay_records(produced: &[(Position, HistoryRecord)], full: &GroupPair) -> Vec<LogRecord> {
+    let by_position: HashMap<Position, &HistoryRecord> = produced.iter().map(|(p, r)| (*p, r)).collect();
+    let delivered = full.cart_state.phases.iter().flat_map(|t| t.committed.delivered.iter());
+    delivered
+        .map(|p| {
+            let record = by_position[p];
+            LogRecord {
+                topic: crate::log::TOPIC.to_string(),
+                partition: p.partition,
+                offset: p.offset,
+                key: record.key.clone(),
+                value: record.value.clone(),
+            }
+        })
+        .collect()
+}
+
+fn fold_block_orders<S: System>(system: &S, records: &[LogRecord]) -> Vec<BlockOrderFold> {
+    let blocks = partition_blocks(records);
+    block_orders(blocks.len())
+        .into_iter()
+        .map(|order| BlockOrderFold {
+            partitions: order.iter().map(|&i| blocks[i][0].partition).collect(),
+            cart_state: fold_blocks(system.cart_state_projection(), &blocks, &order),
+            revenue: fold_blocks(system.revenue_projection(), &blocks, &order),
+        })
+        .collect()
 }
 
 /// A group being driven, with what it has been expected to see.
@@ -224,10 +285,13 @@ pub fn execute<S: System>(
 
     let mut full = DrivenPair::new(system, "full");
     full.run_phase(&log, schedule.phases.len() + 1, &Phase::default(), &produced)?;
+    let full = full.finish()?;
+    let block_orders = fold_block_orders(system, &full_replay_records(&produced, &full));
     Ok(Execution {
         produced,
         incremental: incremental.finish()?,
         late: late.map(DrivenPair::finish).transpose()?,
-        full: full.finish()?,
+        full,
+        block_orders,
     })
 }

@@ -4,6 +4,7 @@
 //! The test suite, the `replay` command and later campaigns all call this
 //! module; none keeps a copy of it.
 
+pub mod blocks;
 pub mod check;
 pub mod diff;
 pub mod execute;

@@ -235,17 +235,28 @@ impl Projection for MaybeBuggyCartState {
     }
 }
 
+impl BrokenSystem {
+    fn cart_state_projection_of(&self) -> MaybeBuggyCartState {
+        match self.projection {
+            Some(bug) => MaybeBuggyCartState::Buggy(BuggyCartState::new(bug)),
+            None => MaybeBuggyCartState::Correct(event_sourced_cart::projection::CartState::new()),
+        }
+    }
+}
+
 impl System for BrokenSystem {
     type CartStateRunner = BrokenRunner<MaybeBuggyCartState>;
     type RevenueRunner = BrokenRunner<Revenue>;
     fn cart_state(&self, group_id: &str) -> Self::CartStateRunner {
-        let projection = match self.projection {
-            Some(bug) => MaybeBuggyCartState::Buggy(BuggyCartState::new(bug)),
-            None => MaybeBuggyCartState::Correct(event_sourced_cart::projection::CartState::new()),
-        };
-        BrokenRunner::new(self.runner, projection, group_id)
+        BrokenRunner::new(self.runner, self.cart_state_projection_of(), group_id)
     }
     fn revenue(&self, group_id: &str) -> Self::RevenueRunner {
         BrokenRunner::new(self.runner, Revenue::new(), group_id)
+    }
+    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>> {
+        Box::new(self.cart_state_projection_of())
+    }
+    fn revenue_projection(&self) -> Box<dyn Projection<View = event_sourced_cart::projection::RevenueView>> {
+        Box::new(Revenue::new())
     }
 }

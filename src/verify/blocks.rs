@@ -1,0 +1,47 @@
+//! Partition blocks: a poll returns one block of records per partition, in
+//! a block order that varies from one merkql consumer to the next. These
+//! helpers re-fold a poll's blocks in other orders.
+
+use crate::event::decode;
+use crate::projection::Projection;
+use crate::record::LogRecord;
+
+/// The partition blocks of `records` (one per partition, in arrival order).
+pub fn partition_blocks(records: &[LogRecord]) -> Vec<Vec<LogRecord>> {
+    let mut blocks: Vec<Vec<LogRecord>> = Vec::new();
+    for record in records {
+        match blocks.iter_mut().find(|b| b[0].partition == record.partition) {
+            Some(block) => block.push(record.clone()),
+            None => blocks.push(vec![record.clone()]),
+        }
+    }
+    blocks
+}
+
+/// Block orders worth trying, as indices into the arrival order: arrival
+/// order first, then every rotation of it, then its reverse. Each block
+/// comes first at least once; at most `blocks + 1` orders.
+pub fn block_orders(blocks: usize) -> Vec<Vec<usize>> {
+    let mut orders: Vec<Vec<usize>> = (0..blocks).map(|r| (0..blocks).map(|i| (i + r) % blocks).collect()).collect();
+    if blocks > 2 {
+        orders.push((0..blocks).rev().collect());
+    }
+    orders
+}
+
+/// Folds `blocks` in `order` into `projection`; records that do not decode
+/// are skipped (the runner rejects them).
+pub fn fold_blocks<V: Clone + PartialEq + std::fmt::Debug + serde::Serialize>(
+    mut projection: Box<dyn Projection<View = V>>,
+    blocks: &[Vec<LogRecord>],
+    order: &[usize],
+) -> V {
+    for &i in order {
+        for record in &blocks[i] {
+            if let Ok(event) = decode(record) {
+                projection.apply(&event);
+            }
+        }
+    }
+    projection.view()
+}
