@@ -7,6 +7,9 @@
 //! - `catch_up/incremental/N`: each iteration appends 5 new events with
 //!   `EventLog::append` (untimed), then times `Runner::catch_up` of both
 //!   projections: new consumer, subscribe, poll, decode, apply, commit.
+//! - `catch_up/incremental_cold/N`: the same, but between the appends and
+//!   the timing a 768 MiB buffer is written over, so that every size starts
+//!   from equally cold CPU caches (see `CacheFlush`).
 //! - `catch_up/full/N`: a full replay into fresh groups (both projections).
 //! - `restart/open_and_catch_up/N`: each iteration appends 5 events and
 //!   drops the log (untimed), then times `EventLog::open` (`Broker::open`)
@@ -27,6 +30,29 @@ use std::time::{Duration, Instant};
 
 const NEW_EVENTS: usize = 5;
 
+/// A buffer larger than the CPU's last-level cache (480 MiB L3 on the
+/// machine of BENCHMARKS.md; `CART_BENCH_FLUSH_MB`, default 768), written
+/// over before each `incremental_cold` catch-up so that every log size
+/// starts from equally cold caches. Without it the comparison between sizes
+/// also measures how much of the cache merkql's `send`s just evicted (their
+/// whole-index rewrites grow with the partition) and how much of the
+/// working set a small log keeps in cache between iterations.
+struct CacheFlush(Vec<u8>);
+
+impl CacheFlush {
+    fn new() -> CacheFlush {
+        let mb: usize = std::env::var("CART_BENCH_FLUSH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(768);
+        CacheFlush(vec![1; mb << 20])
+    }
+
+    fn evict(&mut self) {
+        for i in (0..self.0.len()).step_by(64) {
+            self.0[i] = self.0[i].wrapping_add(1);
+        }
+        black_box(&self.0);
+    }
+}
+
 /// Both production projections catching up: returns how many records each applied.
 fn catch_up_both(log: &EventLog, cart_state: &mut Runner<CartState>, revenue: &mut Runner<Revenue>) -> (usize, usize) {
     let a = cart_state.catch_up(log).expect("cart-state catch-up").applied.len();
@@ -35,6 +61,7 @@ fn catch_up_both(log: &EventLog, cart_state: &mut Runner<CartState>, revenue: &m
 }
 
 fn bench(c: &mut Criterion) {
+    let mut flush = CacheFlush::new();
     for n in sizes(&[1_000, 10_000, 100_000, 1_000_000]) {
         let mut fixture = Fixture::default_partitions(n);
         let mut cart_state = Runner::new(CartState::new());
@@ -50,6 +77,21 @@ fn bench(c: &mut Criterion) {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
                     fixture.append_next(NEW_EVENTS);
+                    let start = Instant::now();
+                    let applied = catch_up_both(fixture.log(), &mut cart_state, &mut revenue);
+                    timed += start.elapsed();
+                    assert_eq!(applied, (NEW_EVENTS, NEW_EVENTS), "the catch-up sees exactly the new events");
+                }
+                timed
+            })
+        });
+
+        group.bench_function(BenchmarkId::new("incremental_cold", label(n)), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    fixture.append_next(NEW_EVENTS);
+                    flush.evict();
                     let start = Instant::now();
                     let applied = catch_up_both(fixture.log(), &mut cart_state, &mut revenue);
                     timed += start.elapsed();
