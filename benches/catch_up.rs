@@ -13,7 +13,9 @@
 //! - `catch_up/full/N`: a full replay into fresh groups (both projections).
 //! - `restart/open_and_catch_up/N`: each iteration appends 5 events and
 //!   drops the log (untimed), then times `EventLog::open` (`Broker::open`)
-//!   and the first catch-up of both projections with new runners.
+//!   and the first catch-up of both projections with new runners;
+//!   `restart/open_only/N` times `EventLog::open` alone.
+//! - Sizes 1k, 100k and 1M for `restart` (not 10k).
 //!
 //! Sizes: 1k, 10k, 100k; 1M with `CART_BENCH_1M=1`. Fixtures on tmpfs unless
 //! `CART_BENCH_DIR` names another parent directory.
@@ -71,7 +73,8 @@ fn bench(c: &mut Criterion) {
         eprintln!("initial full replay of {n} events by both groups: {:.3} s", start.elapsed().as_secs_f64());
 
         let mut group = c.benchmark_group("catch_up");
-        lean(&mut group, 20, Duration::from_millis(40));
+        // 40 samples: single catch-ups at 1M spread widely (see BENCHMARKS.md).
+        lean(&mut group, 40, Duration::from_millis(40));
         group.bench_function(BenchmarkId::new("incremental", label(n)), |b| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
@@ -86,6 +89,8 @@ fn bench(c: &mut Criterion) {
             })
         });
 
+        // About one iteration per sample: each one writes over the flush buffer.
+        lean(&mut group, 40, Duration::from_millis(10));
         group.bench_function(BenchmarkId::new("incremental_cold", label(n)), |b| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
