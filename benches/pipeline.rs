@@ -10,11 +10,12 @@
 //!   `Revenue`.
 //!
 //! Each iteration frees what it produced (records; records and views) after
-//! its timing. Freeing costs `pipeline/drop_records` and `pipeline/drop_views`;
-//! and because glibc consolidates freed small chunks at the next large
-//! allocation, freeing the views also slows the next poll, which
-//! `pipeline/raw_poll_after_dropping_views` shows (this lands inside
-//! `poll_decode_apply`'s timing).
+//! its timing. Freeing costs `pipeline/drop_records` and `pipeline/drop_views`,
+//! and having freed the views also slows the next poll (the allocator's state
+//! after ~200k small frees), inside `poll_decode_apply`'s timing:
+//! `pipeline/raw_poll_after_pipeline` is the raw poll in that same state (an
+//! untimed poll + decode + apply + free before each timed poll), the baseline
+//! that isolates what decoding and applying add.
 //!
 //! `pipeline/decode_apply`, `pipeline/decode` and `pipeline/apply` split the
 //! work on records polled before the timing (for profiling the hot path).
@@ -107,11 +108,15 @@ fn bench(c: &mut Criterion) {
 
     group.bench_function("drop_records", |b| b.iter_batched(|| poll(log), drop, BatchSize::PerIteration));
     group.bench_function("drop_views", |b| b.iter_batched(|| decode_apply(&records), drop, BatchSize::PerIteration));
-    group.bench_function("raw_poll_after_dropping_views", |b| {
+    group.bench_function("raw_poll_after_pipeline", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                drop(black_box(decode_apply(&records)));
+                // An untimed `poll_decode_apply` iteration first, so that the
+                // heap is in the state `poll_decode_apply` polls in.
+                let previous = poll(log);
+                let views = decode_apply(&previous);
+                drop(black_box((previous, views)));
                 let start = Instant::now();
                 let polled = poll(log);
                 total += start.elapsed();

@@ -79,6 +79,9 @@ def main():
     r = ratio("pipeline/poll_decode_apply", "pipeline/raw_poll")
     if r is not None:
         print(f"- pipeline: poll+decode+apply / raw poll: {r:.3f} (decode+apply add {100 * (r - 1):.1f}%)")
+        same = ratio("pipeline/poll_decode_apply", "pipeline/raw_poll_after_pipeline")
+        if same is not None:
+            print(f"- pipeline: poll+decode+apply / raw poll after a pipeline iteration: {same:.3f} (+{100 * (same - 1):.1f}%)")
         parts = [results.get(k, {}).get("median") for k in ("pipeline/decode", "pipeline/apply", "pipeline/raw_poll")]
         if all(parts):
             print(f"- pipeline: (decode + apply, measured apart) / raw poll: {100 * (parts[0] + parts[1]) / parts[2]:.1f}%")
