@@ -15,6 +15,8 @@
 //! - Group ids become directory names: so they are validated.
 //! - `auto_commit` commits on `Drop`: consumers are always made with it off.
 
+pub mod bulk;
+
 use crate::event::DomainEvent;
 use crate::record::{LogRecord, Position};
 use merkql::broker::{Broker, BrokerConfig, BrokerRef};

@@ -7,11 +7,11 @@
 //! counts with $0.00. Carts that never checked out are not listed.
 
 use super::Projection;
-use super::cart_state::CartStateView;
+use super::cart_state::Carts;
 use crate::event::DomainEvent;
 use crate::money::Cents;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// Checked-out carts by id with their current totals, and the sum.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -24,8 +24,8 @@ pub struct RevenueView {
 /// `cart-state` (each projection is a separate read model).
 #[derive(Clone, Debug, Default)]
 pub struct Revenue {
-    items: CartStateView,
-    checked_out: BTreeSet<String>,
+    items: Carts,
+    checked_out: HashSet<String>,
 }
 
 impl Revenue {
@@ -58,7 +58,7 @@ impl Projection for Revenue {
         let carts: BTreeMap<String, Cents> = self
             .checked_out
             .iter()
-            .map(|id| (id.clone(), self.items.carts.get(id).map(|c| c.total()).unwrap_or_default()))
+            .map(|id| (id.clone(), self.items.get(id).map(|c| c.total()).unwrap_or_default()))
             .collect();
         let total_cents = carts.values().copied().sum();
         RevenueView { carts, total_cents }

@@ -1,0 +1,127 @@
+//! The bulk loader (`EventLog::bulk_append`, the benchmarks' fixture builder)
+//! lays out and reads back exactly what `send` (`EventLog::append_raw`) would,
+//! and normal appends continue its offsets.
+
+use event_sourced_cart::log::bulk::partition_for_key;
+use event_sourced_cart::log::{EventLog, scratch_dir};
+use event_sourced_cart::scenario::canonical_events;
+use tempfile::TempDir;
+
+/// (partition, offset, key, value) of every record, sorted by position.
+type Layout = Vec<(u32, u64, Option<String>, String)>;
+
+fn new_log(partitions: u32) -> (TempDir, EventLog) {
+    let dir = scratch_dir().expect("a scratch directory");
+    let log = EventLog::create(dir.path(), partitions).expect("a new log");
+    (dir, log)
+}
+
+/// Everything in the log, read by a consumer of a new group.
+fn read_back(log: &EventLog, group: &str) -> Layout {
+    let mut consumer = log.consumer(group).expect("a consumer");
+    let mut layout: Layout =
+        consumer.poll().expect("a poll").into_iter().map(|r| (r.partition, r.offset, r.key, r.value)).collect();
+    consumer.close().expect("close");
+    layout.sort();
+    layout
+}
+
+/// Keyed records over a few keys (unicode and empty included), with values
+/// that tell them apart, then keyless ones.
+fn records() -> Vec<(Option<String>, String)> {
+    let keys = ["cart-1", "cart-2", "cart-3", "cart-10", "c", "", "kärra-ü", "cart-999999"];
+    let mut records: Vec<(Option<String>, String)> =
+        (0..90).map(|i| (Some(keys[i * 7 % keys.len()].to_string()), format!("value-{i}"))).collect();
+    records.extend((0..11).map(|i| (None, format!("keyless-{i}"))));
+    records
+}
+
+fn borrowed(records: &[(Option<String>, String)]) -> impl Iterator<Item = (Option<&str>, &str)> {
+    records.iter().map(|(k, v)| (k.as_deref(), v.as_str()))
+}
+
+#[test]
+fn bulk_append_lays_out_what_send_would() {
+    let records = records();
+    for partitions in [1, 3, 8] {
+        let (_sent_dir, sent) = new_log(partitions);
+        for (key, value) in &records {
+            sent.append_raw(key.as_deref(), value).expect("send");
+        }
+        // Batches of 7 records: several append_batch calls per partition.
+        for batch in [7, 1_000] {
+            let (_bulk_dir, bulk) = new_log(partitions);
+            let n = bulk.bulk_append_in_batches(borrowed(&records), batch).expect("bulk append");
+            assert_eq!(n, records.len() as u64);
+            assert_eq!(bulk.partition_lengths(), sent.partition_lengths(), "{partitions} partitions, batch {batch}");
+            assert_eq!(read_back(&bulk, "check"), read_back(&sent, "check"), "{partitions} partitions, batch {batch}");
+        }
+    }
+}
+
+#[test]
+fn routing_is_merkqls() {
+    for partitions in [1, 3, 8] {
+        let (_dir, log) = new_log(partitions);
+        for key in ["cart-1", "cart-2", "cart-42", "", "kärra"] {
+            let position = log.append_raw(Some(key), "v").expect("send");
+            assert_eq!(position.partition, partition_for_key(key, partitions), "key {key:?}");
+        }
+    }
+}
+
+#[test]
+fn bulk_append_events_equals_append() {
+    let events = canonical_events();
+    for partitions in [1, 3, 8] {
+        let (_sent_dir, sent) = new_log(partitions);
+        for event in &events {
+            sent.append(event).expect("append");
+        }
+        let (_bulk_dir, bulk) = new_log(partitions);
+        assert_eq!(bulk.bulk_append_events(&events).expect("bulk append"), events.len() as u64);
+        assert_eq!(read_back(&bulk, "check"), read_back(&sent, "check"));
+    }
+}
+
+#[test]
+fn appends_continue_after_a_bulk_load_and_a_reopen() {
+    let records = records();
+    let (first, rest) = records.split_at(60);
+    let (middle, last) = rest.split_at(20);
+    for partitions in [1, 3, 8] {
+        // Reference: everything sent one by one.
+        let (_sent_dir, sent) = new_log(partitions);
+        for (key, value) in &records {
+            sent.append_raw(key.as_deref(), value).expect("send");
+        }
+
+        let (_dir, mut log) = new_log(partitions);
+        log.bulk_append(borrowed(first)).expect("bulk append");
+        // A group that read the bulk load sees exactly the later appends.
+        let mut reader = log.consumer("reader").expect("consumer");
+        assert_eq!(reader.poll().expect("poll").len(), first.len());
+        reader.commit().expect("commit");
+        reader.close().expect("close");
+
+        // Keyless sends restart merkql's round-robin: only keyed ones here.
+        for (key, value) in middle {
+            let key = key.as_deref().expect("keyed");
+            let before = log.partition_lengths();
+            let position = log.append_raw(Some(key), value).expect("send after bulk");
+            assert_eq!(position.offset, before[position.partition as usize], "offsets continue after the bulk load");
+        }
+        log.reopen().expect("reopen");
+        log.bulk_append(borrowed(last)).expect("bulk append after reopen");
+
+        let mut reader = log.consumer("reader").expect("consumer");
+        let mut later: Layout =
+            reader.poll().expect("poll").into_iter().map(|r| (r.partition, r.offset, r.key, r.value)).collect();
+        later.sort();
+        let everything = read_back(&log, "check");
+        assert_eq!(everything, read_back(&sent, "check"), "{partitions} partitions");
+        let expected_later: Layout =
+            everything.iter().filter(|(_, _, _, value)| !first.iter().any(|(_, v)| v == value)).cloned().collect();
+        assert_eq!(later, expected_later);
+    }
+}
