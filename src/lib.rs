@@ -13,11 +13,13 @@
 //! - [`event`]: the wire format, validation, decoding with positions;
 //! - [`record`]: a log record, independent of merkql;
 //! - [`projection`]: the `Projection` trait and the two views;
-//! - [`log`]: the merkql adapter (the only module that knows merkql);
+//! - [`log`]: the merkql adapter (the only module that knows merkql), with
+//!   a bulk loader for large fixture logs ([`log::bulk`]);
 //! - [`runner`]: one consumer group driving one projection;
 //! - [`scenario`]: the seed's canonical 30+5 scenario;
-//! - [`report`]: the seed's text format and the replay JSON;
-//! - [`replay`]: producing an events file and comparing full and split replay.
+//! - [`report`]: the seed's text format;
+//! - [`verify`]: the harness (schedules, executor, model, checks,
+//!   generators, replay files), shared by the tests and the CLI.
 
 pub mod event;
 pub mod log;

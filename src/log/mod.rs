@@ -224,14 +224,25 @@ fn validate_group_id(group_id: &str) -> Result<(), LogError> {
     if ok { Ok(()) } else { Err(LogError::BadGroupId(group_id.to_string())) }
 }
 
-/// A temporary directory for a throwaway broker: on tmpfs (`/dev/shm`) when
-/// it exists, because merkql fsyncs every send; else the system temp dir.
+/// A temporary directory for a throwaway broker: under `$CART_SCRATCH_DIR`
+/// if set (to measure or debug on a chosen disk), else on tmpfs
+/// (`/dev/shm`) when it exists, because merkql fsyncs every send, else in
+/// the system temp dir.
 pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix("cart-log-");
+        b
+    };
+    if let Some(parent) = std::env::var_os("CART_SCRATCH_DIR") {
+        std::fs::create_dir_all(&parent)?;
+        return builder().tempdir_in(parent);
+    }
     let shm = Path::new("/dev/shm");
     if shm.is_dir()
-        && let Ok(dir) = tempfile::Builder::new().prefix("cart-log-").tempdir_in(shm)
+        && let Ok(dir) = builder().tempdir_in(shm)
     {
         return Ok(dir);
     }
-    tempfile::Builder::new().prefix("cart-log-").tempdir()
+    builder().tempdir()
 }
