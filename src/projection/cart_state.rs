@@ -19,6 +19,11 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 
+/// Per-map random seeds (like std's), with a much cheaper hash than
+/// SipHash: cart ids come from the log, so the seed keeps crafted
+/// colliding ids from being computed offline.
+type Seeded = foldhash::fast::RandomState;
+
 /// One line of a cart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -74,7 +79,7 @@ pub struct CartStateView {
 /// comparisons down a B-tree. Views sort it ([`Carts::to_view`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Carts {
-    by_id: HashMap<String, Cart>,
+    by_id: HashMap<String, Cart, Seeded>,
 }
 
 impl Carts {

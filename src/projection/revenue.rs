@@ -25,7 +25,7 @@ pub struct RevenueView {
 #[derive(Clone, Debug, Default)]
 pub struct Revenue {
     items: Carts,
-    checked_out: HashSet<String>,
+    checked_out: HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl Revenue {
