@@ -3,7 +3,7 @@
 
 use super::diff::json_diff;
 use super::execute::{Execution, GroupPair, Trace};
-use super::model::{Model, model};
+use super::model::model;
 use crate::record::Position;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -37,23 +37,6 @@ pub enum Violation {
     LateGroupMismatch { projection: String, joined: usize, diff: String },
     #[error("redelivery: group {group}, phase {phase}: {detail}")]
     Redelivery { group: String, phase: usize, detail: String },
-}
-
-impl Violation {
-    /// The property this violation breaks, as named in the README.
-    pub fn property(&self) -> &'static str {
-        match self {
-            Violation::SplitMismatch { .. } => "split equivalence",
-            Violation::NotOnlyNew { .. } => "only new events",
-            Violation::CartOrder { .. } | Violation::AppliedTwice { .. } | Violation::OffsetGap { .. } => {
-                "per-key ordering"
-            }
-            Violation::ModelMismatch { .. } | Violation::RejectedMismatch { .. } => "model agreement",
-            Violation::PartitionOrder { .. } => "partition-order independence",
-            Violation::LateGroupMismatch { .. } => "late group",
-            Violation::Redelivery { .. } => "redelivery",
-        }
-    }
 }
 
 /// A property check over a finished execution.
@@ -280,9 +263,4 @@ fn sorted(positions: &[Position]) -> Vec<Position> {
     let mut v = positions.to_vec();
     v.sort();
     v
-}
-
-/// Re-exported for callers that want the model alongside the checks.
-pub fn model_of(execution: &Execution) -> Model {
-    model(&execution.produced)
 }
