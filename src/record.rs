@@ -12,6 +12,14 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// `positions` in (partition, offset) order: polls return partition blocks
+/// in varying order, so comparisons of what was delivered sort first.
+pub fn sorted_positions(positions: &[Position]) -> Vec<Position> {
+    let mut sorted = positions.to_vec();
+    sorted.sort();
+    sorted
+}
+
 /// One record read from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogRecord {

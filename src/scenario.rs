@@ -5,7 +5,7 @@
 use crate::event::{DomainEvent, parse_event};
 use crate::log::{EventLog, LogError};
 use crate::projection::{CartState, CartStateView, Revenue, RevenueView};
-use crate::record::Position;
+use crate::record::{Position, sorted_positions as sorted};
 use crate::runner::{GroupRunner, PhaseReport, RunError, Runner};
 use std::path::Path;
 
@@ -70,12 +70,6 @@ impl CanonicalRun {
         }
         Ok(())
     }
-}
-
-fn sorted(positions: &[Position]) -> Vec<Position> {
-    let mut v = positions.to_vec();
-    v.sort();
-    v
 }
 
 /// Runs steps 1-8 of the seed on a new log in `dir`.

@@ -4,7 +4,7 @@
 use super::diff::json_diff;
 use super::execute::{Execution, GroupPair, Trace};
 use super::model::model;
-use crate::record::Position;
+use crate::record::{Position, sorted_positions as sorted};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -257,10 +257,4 @@ pub fn check_partition_order_independence(execution: &Execution) -> Result<(), V
         });
     }
     Ok(())
-}
-
-fn sorted(positions: &[Position]) -> Vec<Position> {
-    let mut v = positions.to_vec();
-    v.sort();
-    v
 }
