@@ -5,16 +5,16 @@
 //! loaded once, outside the timings, and read to its tail by the production
 //! groups (`cart-state`, `revenue`). Then:
 //! - `catch_up/incremental/N`: each iteration appends 5 new events with
-//!   `EventLog::append` (untimed), then times `Runner::catch_up` of both
+//!   `Log::append` (untimed), then times `Runner::catch_up` of both
 //!   projections: new consumer, subscribe, poll, decode, apply, commit.
 //! - `catch_up/incremental_cold/N`: the same, but between the appends and
 //!   the timing a 768 MiB buffer is written over, so that every size starts
 //!   from equally cold CPU caches (see `CacheFlush`).
 //! - `catch_up/full/N`: a full replay into fresh groups (both projections).
 //! - `restart/open_and_catch_up/N`: each iteration appends 5 events and
-//!   drops the log (untimed), then times `EventLog::open` (`Broker::open`)
+//!   drops the log (untimed), then times `MerkqlLog::open` (`Broker::open`)
 //!   and the first catch-up of both projections with new runners;
-//!   `restart/open_only/N` times `EventLog::open` alone.
+//!   `restart/open_only/N` times `MerkqlLog::open` alone.
 //! - Sizes 1k, 100k and 1M for `restart` (not 10k).
 //!
 //! Sizes: 1k, 10k, 100k; 1M with `CART_BENCH_1M=1`. Fixtures on tmpfs unless
@@ -24,8 +24,10 @@ mod common;
 
 use common::{Fixture, label, lean, sizes};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use event_sourced_cart::log::EventLog;
-use event_sourced_cart::projection::{CartState, Revenue};
+use event_sourced_cart::cart::projection::{CartState, Revenue};
+use event_sourced_cart::cart::{Cart, TOPIC};
+use event_sourced_cart::domain::register;
+use event_sourced_cart::log::MerkqlLog;
 use event_sourced_cart::runner::Runner;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -56,18 +58,23 @@ impl CacheFlush {
 }
 
 /// Both production projections catching up: returns how many records each applied.
-fn catch_up_both(log: &EventLog, cart_state: &mut Runner<CartState>, revenue: &mut Runner<Revenue>) -> (usize, usize) {
+fn catch_up_both(log: &MerkqlLog, cart_state: &mut Runner<Cart>, revenue: &mut Runner<Cart>) -> (usize, usize) {
     let a = cart_state.catch_up(log).expect("cart-state catch-up").applied.len();
     let b = revenue.catch_up(log).expect("revenue catch-up").applied.len();
     (a, b)
+}
+
+/// The production runners of `cart-state` and `revenue`, reading with
+/// their own group ids.
+fn production_runners() -> (Runner<Cart>, Runner<Cart>) {
+    (Runner::new(Cart, register(CartState::new())), Runner::new(Cart, register(Revenue::new())))
 }
 
 fn bench(c: &mut Criterion) {
     let mut flush = CacheFlush::new();
     for n in sizes(&[1_000, 10_000, 100_000, 1_000_000]) {
         let mut fixture = Fixture::default_partitions(n);
-        let mut cart_state = Runner::new(CartState::new());
-        let mut revenue = Runner::new(Revenue::new());
+        let (mut cart_state, mut revenue) = production_runners();
         let start = Instant::now();
         assert_eq!(catch_up_both(fixture.log(), &mut cart_state, &mut revenue), (n, n));
         eprintln!("initial full replay of {n} events by both groups: {:.3} s", start.elapsed().as_secs_f64());
@@ -113,8 +120,9 @@ fn bench(c: &mut Criterion) {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
                     replay += 1;
-                    let mut cs = Runner::with_group(CartState::new(), &format!("full-cart-state-{replay}"));
-                    let mut rev = Runner::with_group(Revenue::new(), &format!("full-revenue-{replay}"));
+                    let mut cs =
+                        Runner::with_group(Cart, register(CartState::new()), &format!("full-cart-state-{replay}"));
+                    let mut rev = Runner::with_group(Cart, register(Revenue::new()), &format!("full-revenue-{replay}"));
                     let start = Instant::now();
                     let applied = catch_up_both(fixture.log(), &mut cs, &mut rev);
                     timed += start.elapsed();
@@ -137,9 +145,8 @@ fn bench(c: &mut Criterion) {
                     fixture.append_next(NEW_EVENTS);
                     drop(fixture.log.take());
                     let start = Instant::now();
-                    let log = EventLog::open(fixture.dir.path()).expect("open");
-                    let mut cs = Runner::new(CartState::new());
-                    let mut rev = Runner::new(Revenue::new());
+                    let log = MerkqlLog::open(fixture.dir.path(), TOPIC).expect("open");
+                    let (mut cs, mut rev) = production_runners();
                     let applied = catch_up_both(&log, &mut cs, &mut rev);
                     timed += start.elapsed();
                     assert_eq!(applied, (NEW_EVENTS, NEW_EVENTS));
@@ -154,7 +161,7 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..iters {
                     drop(fixture.log.take());
                     let start = Instant::now();
-                    let log = EventLog::open(fixture.dir.path()).expect("open");
+                    let log = MerkqlLog::open(fixture.dir.path(), TOPIC).expect("open");
                     timed += start.elapsed();
                     fixture.log = Some(log);
                 }

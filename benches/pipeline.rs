@@ -5,9 +5,9 @@
 //! - `pipeline/raw_poll`: a new consumer of a group that never commits,
 //!   subscribe, one `poll` of all 100k records (merkql's cost, plus the
 //!   adapter's move into `LogRecord`s).
-//! - `pipeline/poll_decode_apply`: the same poll, then `event::decode` of
-//!   every record and `Projection::apply` into a new `CartState` and a new
-//!   `Revenue`.
+//! - `pipeline/poll_decode_apply`: the same poll, then `domain::decode_record`
+//!   of every record (the runner's decoding path: `parse_event` and the key
+//!   check) and `Projection::apply` into a new `CartState` and a new `Revenue`.
 //!
 //! Each iteration frees what it produced (records; records and views) after
 //! its timing. Freeing costs `pipeline/drop_records` and `pipeline/drop_views`,
@@ -25,9 +25,11 @@ mod common;
 
 use common::{Fixture, lean};
 use criterion::{BatchSize, Bencher, Criterion, Throughput, criterion_group, criterion_main};
-use event_sourced_cart::event::{DomainEvent, decode};
-use event_sourced_cart::log::EventLog;
-use event_sourced_cart::projection::{CartState, Projection, Revenue};
+use event_sourced_cart::cart::Cart;
+use event_sourced_cart::cart::event::{DecodeError, DomainEvent};
+use event_sourced_cart::cart::projection::{CartState, Revenue};
+use event_sourced_cart::domain::{Projection, Rejected, decode_record};
+use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::record::LogRecord;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -36,11 +38,16 @@ const EVENTS: usize = 100_000;
 /// Never commits, so every consumer of it starts at the earliest record.
 const GROUP: &str = "bench-pipeline";
 
-fn poll(log: &EventLog) -> Vec<LogRecord> {
+fn poll(log: &MerkqlLog) -> Vec<LogRecord> {
     let mut consumer = log.consumer(GROUP).expect("consumer");
     let records = consumer.poll().expect("poll");
     consumer.close().expect("close");
     records
+}
+
+/// The runner's decoding of one record: value and key.
+fn decode(record: &LogRecord) -> Result<DomainEvent, Rejected<DecodeError>> {
+    decode_record(&Cart, record)
 }
 
 fn decode_apply(records: &[LogRecord]) -> (CartState, Revenue) {

@@ -1,7 +1,8 @@
-//! Item 6 of the benchmarks issue: the cost of one `send` (`EventLog::append`)
-//! by log size, with 1 and with 8 partitions, on tmpfs and on disk.
+//! Item 6 of the benchmarks issue: the cost of one `send` (`Log::append` of
+//! `MerkqlLog`) by log size, with 1 and with 8 partitions, on tmpfs and on disk.
 //!
-//! Each iteration appends one workload event (keyed by cart id) and times it.
+//! Each iteration appends one workload event (encoded and keyed by cart id,
+//! `common::append`) and times it.
 //! The log grows by the few hundred records a benchmark appends, so the
 //! sizes are the sizes at the start. With 8 partitions each partition holds
 //! about 1/8 of the log.
@@ -15,6 +16,7 @@ mod common;
 
 use common::{Fixture, label, lean, sizes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use event_sourced_cart::cart::event::encode;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -25,7 +27,7 @@ fn disk_dir() -> TempDir {
 
 fn bench(c: &mut Criterion) {
     for (medium, make_dir) in [
-        ("tmpfs", event_sourced_cart::log::scratch_dir as fn() -> std::io::Result<TempDir>),
+        ("tmpfs", event_sourced_cart::settings::scratch_dir as fn() -> std::io::Result<TempDir>),
         ("disk", || Ok(disk_dir())),
     ] {
         for n in sizes(&[1_000, 10_000, 100_000, 1_000_000]) {
@@ -41,7 +43,7 @@ fn bench(c: &mut Criterion) {
                             let event = common::event(fixture.next);
                             fixture.next += 1;
                             let start = Instant::now();
-                            fixture.log().append(&event).expect("send");
+                            common::append(fixture.log(), &event);
                             timed += start.elapsed();
                         }
                         timed
@@ -53,13 +55,10 @@ fn bench(c: &mut Criterion) {
                         b.iter_custom(|iters| {
                             let mut timed = Duration::ZERO;
                             for _ in 0..iters {
-                                let wire: Vec<(String, String)> = common::events(fixture.next, 10)
-                                    .iter()
-                                    .map(|e| (e.cart_id().to_string(), e.to_wire().to_json()))
-                                    .collect();
+                                let wire: Vec<_> = common::events(fixture.next, 10).iter().map(encode).collect();
                                 fixture.next += 10;
                                 let batch: Vec<(Option<&str>, &str)> =
-                                    wire.iter().map(|(k, v)| (Some(k.as_str()), v.as_str())).collect();
+                                    wire.iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
                                 let start = Instant::now();
                                 fixture.log().send_batch(&batch).expect("send_batch");
                                 timed += start.elapsed();

@@ -1,32 +1,35 @@
 //! # event-sourced-cart
 //!
-//! A verification harness for event-sourced CQRS projections on merkql.
+//! A verification harness for event-sourced CQRS projections on merkql,
+//! with a shopping cart as its reference domain.
 //!
-//! Cart events ([`event::CartEvent`]) are appended, keyed by cart id, to the
-//! merkql topic `cart-events` ([`log::EventLog`]). Consumer groups build
-//! projections ([`projection::CartState`], [`projection::Revenue`]) with a
-//! [`runner::Runner`]: full replay first, then incremental catch-ups that
-//! see only the new events.
+//! Three seams keep it usable for any projection, any domain and any log:
+//! - [`domain`]: what the harness needs of a domain ([`domain::Domain`]:
+//!   decoding, keys, the registered [`domain::Projection`]s, the reference
+//!   model);
+//! - [`log`]: what it needs of a log ([`log::Log`]); merkql
+//!   ([`log::MerkqlLog`]) is one implementation and the only module that
+//!   knows merkql;
+//! - [`verify`]: the harness core, generic over both: schedules, executor,
+//!   property checks, replay files, schedule generators.
 //!
-//! Modules, one job each:
-//! - [`money`]: exact amounts in cents;
-//! - [`event`]: the wire format, validation, decoding with positions;
-//! - [`record`]: a log record, independent of merkql;
-//! - [`projection`]: the `Projection` trait and the two views;
-//! - [`log`]: the merkql adapter (the only module that knows merkql), with
-//!   a bulk loader for large fixture logs ([`log::bulk`]);
+//! Around them:
+//! - [`record`]: a log record and its position;
 //! - [`runner`]: one consumer group driving one projection;
-//! - [`scenario`]: the seed's canonical 30+5 scenario;
-//! - [`report`]: the seed's text format;
-//! - [`verify`]: the harness (schedules, executor, model, checks,
-//!   generators, replay files), shared by the tests and the CLI.
+//! - [`cart`]: the cart domain (events, money, projections, model,
+//!   generators, canonical scenario, report);
+//! - [`settings`]: environment settings, read once;
+//! - [`text`]: the one escaping path for input-derived text.
+//!
+//! Arrows point one way: `cart` uses `verify`, `runner`, `log` and
+//! `domain`; `verify` and `runner` never name the cart; `log` knows no
+//! domain.
 
-pub mod event;
+pub mod cart;
+pub mod domain;
 pub mod log;
-pub mod money;
-pub mod projection;
 pub mod record;
-pub mod report;
 pub mod runner;
-pub mod scenario;
+pub mod settings;
+pub mod text;
 pub mod verify;

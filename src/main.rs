@@ -1,16 +1,21 @@
 //! `event-sourced-cart`: the canonical scenario (default) and `replay`.
 
 use clap::{Parser, Subcommand};
-use event_sourced_cart::event::Rejected;
-use event_sourced_cart::log::scratch_dir;
-use event_sourced_cart::projection::{CartStateView, RevenueView};
-use event_sourced_cart::report;
-use event_sourced_cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
-use event_sourced_cart::verify::schedule::MAX_PHASES;
-use event_sourced_cart::verify::{self, Production, Schedule, check, replay_file};
+use event_sourced_cart::cart::event::DecodeError;
+use event_sourced_cart::cart::report::{self, title, view_text};
+use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
+use event_sourced_cart::cart::{Cart, TOPIC};
+use event_sourced_cart::domain::{AnyView, Rejected};
+use event_sourced_cart::log::{LogError, MAX_PARTITIONS, MerkqlLog};
+use event_sourced_cart::runner::RunError;
+use event_sourced_cart::settings::{Settings, scratch_dir};
+use event_sourced_cart::text::quoted_if_needed;
+use event_sourced_cart::verify::replay::{self, Exit, Verdict};
+use event_sourced_cart::verify::replay_file::ReplayFile;
+use event_sourced_cart::verify::{ExecuteError, Production, Schedule};
 use serde::Serialize;
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Event-sourced CQRS projections on merkql, and their verification harness.
@@ -25,8 +30,8 @@ struct Cli {
     /// Run in DIR (created if missing) and keep the log there for inspection.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Partition count of the cart-events topic.
-    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
+    /// Partition count of the cart-events topic (1-256).
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=MAX_PARTITIONS as i64))]
     partitions: u32,
 }
 
@@ -36,8 +41,8 @@ enum Command {
     /// by split replay, and compare. Exit 0: they agree; 1: they differ;
     /// 2: bad input; 3: the log failed.
     Replay {
-        /// JSON lines, one event per line, optionally headed by a schedule
-        /// line (as written by failing property tests).
+        /// JSON lines: a records file (as written by failing property
+        /// tests) or one event per line, optionally headed by a schedule.
         file: PathBuf,
         /// Partition count (default 1; not with a file that has a schedule).
         #[arg(long)]
@@ -54,155 +59,147 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        None => canonical(cli.data_dir, cli.partitions),
+    if let Err(e) = Settings::get() {
+        eprintln!("error: {e}");
+        return Exit::BadInput.into();
+    }
+    let exit = match cli.command {
+        None => canonical(cli.data_dir.as_deref(), cli.partitions),
         Some(Command::Replay { file, partitions, split_at, json }) => replay(&file, partitions, &split_at, json),
+    };
+    exit.into()
+}
+
+/// How a log error ends the process: the caller's mistake (2) or the log's
+/// failure (3).
+fn exit_for(error: &LogError) -> Exit {
+    match error {
+        LogError::AlreadyExists { .. }
+        | LogError::Missing { .. }
+        | LogError::BadPartitionCount(_)
+        | LogError::BadTopic(_)
+        | LogError::BadGroupId(_) => Exit::BadInput,
+        LogError::ConsumersStillOpen(_) | LogError::CommitAfterFailedPoll | LogError::Backend { .. } => Exit::LogFailed,
     }
 }
 
-fn canonical(data_dir: Option<PathBuf>, partitions: u32) -> ExitCode {
+fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
     let temp;
     let dir = match data_dir {
         Some(dir) => dir,
         None => match tempfile::tempdir() {
             Ok(t) => {
                 temp = t;
-                temp.path().to_path_buf()
+                temp.path()
             }
             Err(e) => {
                 eprintln!("error: cannot create a temporary directory ({e}); pass --data-dir DIR");
-                return ExitCode::from(2);
+                return Exit::LogFailed;
             }
         },
     };
-    let run = match run_canonical(&dir, partitions) {
+    let run = match run_canonical(dir, partitions) {
         Ok(run) => run,
-        Err(e) => {
+        Err(RunError::Log(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return exit_for(&e);
         }
     };
     print!("{}", report::canonical_text(&run));
     if let Err(reason) = run.check_incremental() {
         eprintln!("error: incremental update is wrong: {reason}");
-        return ExitCode::from(1);
+        return Exit::Violations;
     }
-    ExitCode::SUCCESS
+    Exit::Agree
 }
 
-fn replay(path: &PathBuf, partitions: Option<u32>, split_at: &[usize], json: bool) -> ExitCode {
+fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
     let bad_input = |message: String| {
         eprintln!("error: {}: {message}", path.display());
-        ExitCode::from(2)
+        Exit::BadInput
     };
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => return bad_input(format!("cannot read it ({e})")),
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let bytes = e.as_bytes();
-            let line = 1 + bytes[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
-            return bad_input(format!("line {line}: not valid UTF-8; save the file as UTF-8"));
-        }
-    };
-    let file = match replay_file::parse(&text) {
+    let file = match replay::load(&Cart, path) {
         Ok(file) => file,
-        Err(e) => return bad_input(e.to_string()),
+        Err(message) => return bad_input(message),
     };
-    let events = file.history.len();
-    let schedule = match (&file.schedule, partitions, split_at.is_empty()) {
-        (Some(schedule), None, true) => schedule.clone(),
-        (Some(_), _, _) => {
-            return bad_input("the file carries its own schedule; drop --partitions and --split-at".into());
-        }
-        (None, partitions, _) => {
-            if split_at.len() > MAX_PHASES {
-                return bad_input(format!("{} --split-at points; use at most {MAX_PHASES}", split_at.len()));
-            }
-            if let Some(k) = split_at.iter().find(|k| **k > events) {
-                return bad_input(format!("--split-at {k} is past the end: the file has {events} events"));
-            }
-            let schedule = Schedule::split_at(partitions.unwrap_or(1), split_at);
-            if let Err(m) = schedule.validate() {
-                return bad_input(m);
-            }
-            schedule
-        }
+    let schedule = match replay::schedule_for(&file, partitions, split_at) {
+        Ok(schedule) => schedule,
+        Err(message) => return bad_input(message),
     };
-    let dir = match scratch_dir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("error: cannot create a temporary directory ({e})");
-            return ExitCode::from(3);
-        }
-    };
-    let execution = match verify::execute(&Production, &file.history, &schedule, dir.path()) {
-        Ok(execution) => execution,
+    let verdict = match run_on_scratch_log(&file, &schedule) {
+        Ok(verdict) => verdict,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(3);
+            return Exit::LogFailed;
         }
     };
-    let violations = check::check_all(&execution);
-    let full = &execution.full;
-    let line_by_position: HashMap<(u32, u64), usize> =
-        execution.produced.iter().zip(&file.lines).map(|((p, _), line)| ((p.partition, p.offset), *line)).collect();
-    let line_of = |r: &Rejected| line_by_position.get(&(r.partition, r.offset)).copied();
     if json {
-        let out = ReplayJson {
-            events,
-            partitions: schedule.partitions,
-            split_at: split_points(&schedule, events),
-            agree: violations.is_empty(),
-            violations: violations.iter().map(ToString::to_string).collect(),
-            rejected: full
-                .cart_state
-                .rejected
-                .iter()
-                .map(|r| RejectedJson {
-                    topic: &r.topic,
-                    partition: r.partition,
-                    offset: r.offset,
-                    line: line_of(r),
-                    error: r.error.to_string(),
-                })
-                .collect(),
-            cart_state: &full.cart_state.view,
-            revenue: &full.revenue.view,
-        };
-        // Serialized directly (not through serde_json::Value, which cannot
-        // hold the u128 totals above u64::MAX).
-        println!("{}", serde_json::to_string_pretty(&out).expect("the replay report serializes"));
+        print_json(&file, &schedule, &verdict)
     } else {
-        println!(
-            "Replayed {events} events: {} partitions, split at {:?}.",
-            schedule.partitions,
-            split_points(&schedule, events)
-        );
-        for r in &full.cart_state.rejected {
-            match line_of(r) {
-                Some(line) => println!("line {line}: {r}"),
-                None => println!("{r}"),
-            }
-        }
-        println!("\nCart state (full replay):");
-        print!("{}", report::cart_state_text(&full.cart_state.view));
-        println!("\nRevenue (full replay):");
-        print!("{}", report::revenue_text(&full.revenue.view));
-        println!();
-        if violations.is_empty() {
-            println!("Full replay and split replay agree; every property holds.");
-        }
-        for v in &violations {
-            println!("VIOLATION: {v}");
-        }
+        print_text(&file, &schedule, &verdict)
     }
-    if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    verdict.exit()
 }
 
-/// The `--json` shape of `replay` (documented in the README).
+fn run_on_scratch_log(file: &ReplayFile, schedule: &Schedule) -> Result<Verdict<Cart>, String> {
+    let dir = scratch_dir().map_err(|e| format!("cannot create a temporary directory ({e})"))?;
+    let mut log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
+    replay::run(&Production(Cart), file, schedule, &mut log).map_err(|e: ExecuteError| e.to_string())
+}
+
+/// The line of the file each rejected record came from.
+fn line_of<'a>(
+    file: &'a ReplayFile,
+    verdict: &'a Verdict<Cart>,
+) -> impl Fn(&Rejected<DecodeError>) -> Option<usize> + 'a {
+    let by_position: HashMap<(u32, u64), usize> = verdict
+        .execution
+        .produced
+        .iter()
+        .zip(&file.lines)
+        .map(|((p, _), line)| ((p.partition, p.offset), *line))
+        .collect();
+    move |r| by_position.get(&(r.partition, r.offset)).copied()
+}
+
+fn print_text(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) {
+    let events = file.history.len();
+    println!(
+        "Replayed {events} events: {} partitions, split at {:?}.",
+        schedule.partitions(),
+        schedule.split_points(events)
+    );
+    let line_of = line_of(file, verdict);
+    for r in verdict.execution.full.first().map(|t| t.rejected.as_slice()).unwrap_or_default() {
+        match line_of(r) {
+            Some(line) => println!("line {line}: {r}"),
+            None => println!("{r}"),
+        }
+    }
+    for trace in &verdict.execution.full {
+        let title = title(&trace.projection);
+        let mut chars = title.chars();
+        let title: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        println!("\n{title} (full replay):");
+        print!("{}", view_text(&trace.view));
+    }
+    println!();
+    if verdict.violations.is_empty() {
+        println!("Full replay and split replay agree; every property holds.");
+    }
+    for v in &verdict.violations {
+        println!("VIOLATION: {}", quoted_if_needed_lines(&v.to_string()));
+    }
+}
+
+/// A violation's text: its lines are the harness's own (diffs span lines),
+/// but each line's input-derived parts are already quoted by the checks.
+fn quoted_if_needed_lines(text: &str) -> String {
+    text.lines().map(|line| quoted_if_needed(line).into_owned()).collect::<Vec<_>>().join("\n")
+}
+
+/// The `--json` shape of `replay` (documented in the README): fixed fields,
+/// then one field per projection, named by its group id with `_` for `-`.
 #[derive(Serialize)]
 struct ReplayJson<'a> {
     events: usize,
@@ -210,29 +207,49 @@ struct ReplayJson<'a> {
     split_at: Vec<usize>,
     agree: bool,
     violations: Vec<String>,
-    rejected: Vec<RejectedJson<'a>>,
-    cart_state: &'a CartStateView,
-    revenue: &'a RevenueView,
+    rejected: Vec<RejectedJson>,
+    #[serde(flatten)]
+    views: BTreeMap<String, &'a AnyView>,
 }
 
 #[derive(Serialize)]
-struct RejectedJson<'a> {
-    topic: &'a str,
+struct RejectedJson {
+    topic: String,
     partition: u32,
     offset: u64,
     line: Option<usize>,
     error: String,
 }
 
-/// The cumulative commit points of a schedule, clamped to the history.
-fn split_points(schedule: &Schedule, events: usize) -> Vec<usize> {
-    let mut total = 0usize;
-    schedule
-        .phases
-        .iter()
-        .map(|p| {
-            total = total.saturating_add(p.produce).min(events);
-            total
-        })
-        .collect()
+fn print_json(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) {
+    let events = file.history.len();
+    let line_of = line_of(file, verdict);
+    let full = &verdict.execution.full;
+    let out = ReplayJson {
+        events,
+        partitions: schedule.partitions(),
+        split_at: schedule.split_points(events),
+        agree: verdict.violations.is_empty(),
+        violations: verdict.violations.iter().map(ToString::to_string).collect(),
+        rejected: full
+            .first()
+            .map(|t| t.rejected.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| RejectedJson {
+                topic: r.topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                line: line_of(r),
+                error: r.error.to_string(),
+            })
+            .collect(),
+        views: full.iter().map(|t| (t.projection.replace('-', "_"), &t.view)).collect(),
+    };
+    // Serialized directly (not through serde_json::Value, which cannot hold
+    // the u128 totals above u64::MAX). Views are plain data.
+    match serde_json::to_string_pretty(&out) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: the replay report does not serialize ({e})"),
+    }
 }

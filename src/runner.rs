@@ -3,33 +3,54 @@
 //! Invariants the runner keeps:
 //! - it never commits a record it did not apply (apply happens before the
 //!   commit, and after a failed poll it does not commit at all);
-//! - it applies each (partition, offset) at most once, even when merkql
+//! - it applies each (partition, offset) at most once, even when the log
 //!   redelivers records that were polled but not committed (it tracks the
 //!   next offset it expects in each partition);
 //! - a record that cannot be decoded is counted in [`Runner::rejected`] with
 //!   its position, and is never applied.
+//!
+//! A phase is a fixed sequence of [`Steps`]: get a consumer, poll, then
+//! apply and commit. The steps are public so that the test suite builds its
+//! deliberately broken runners from this runner with one step replaced
+//! ([`Steps`]); they cannot drift from it.
 
-use crate::event::{Rejected, decode};
-use crate::log::{EventLog, GroupConsumer, LogError};
-use crate::projection::Projection;
+use crate::domain::{AnyView, BoxedProjection, Domain, Rejected, decode_record};
+use crate::log::{GroupConsumer, Log, LogError};
 use crate::record::{LogRecord, Position};
 use std::collections::BTreeMap;
 
-/// Where a simulated crash stops a phase. The *consumer* dies there, without
-/// committing or closing, as a consumer of a killed process would.
+/// Where a simulated crash stops a phase: right before that step. The
+/// *consumer* dies there, without committing or closing, as a consumer of a
+/// killed process would.
 ///
 /// Scope: the runner itself (its projection and the offsets it has applied)
 /// lives on, so this models losing a consumer inside one running process
 /// (a crashed worker thread, a dropped connection), not a process restart.
 /// A restart loses the in-memory view while the group's commits remain, so
 /// surviving it needs a checkpoint of view and offsets, which is the
-/// checkpointed runner's job (a later issue).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// checkpointed runner's job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CrashPoint {
     /// After the poll, before any record is applied.
     BeforeApply,
     /// After the records are applied, before the commit.
     BeforeCommit,
+}
+
+/// The two steps after a poll, in the order a phase runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Apply,
+    Commit,
+}
+
+impl Step {
+    fn crash_point(self) -> CrashPoint {
+        match self {
+            Step::Apply => CrashPoint::BeforeApply,
+            Step::Commit => CrashPoint::BeforeCommit,
+        }
+    }
 }
 
 /// How one phase runs.
@@ -42,8 +63,8 @@ pub struct PhaseOptions {
 }
 
 /// What one phase saw and did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PhaseReport {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseReport<R> {
     /// Every record the poll returned, in arrival order.
     pub delivered: Vec<Position>,
     /// The records applied in this phase (decoded and new), in order.
@@ -51,12 +72,24 @@ pub struct PhaseReport {
     /// Delivered records skipped because they were applied before.
     pub duplicates: Vec<Position>,
     /// Records that could not be decoded (also counted in `Runner::rejected`).
-    pub rejected: Vec<Rejected>,
+    pub rejected: Vec<Rejected<R>>,
     /// Whether the phase committed (false when it crashed).
     pub committed: bool,
 }
 
-impl PhaseReport {
+impl<R> Default for PhaseReport<R> {
+    fn default() -> Self {
+        PhaseReport {
+            delivered: Vec::new(),
+            applied: Vec::new(),
+            duplicates: Vec::new(),
+            rejected: Vec::new(),
+            committed: false,
+        }
+    }
+}
+
+impl<R> PhaseReport<R> {
     /// How many records the poll returned from each partition.
     pub fn records_per_partition(&self) -> BTreeMap<u32, usize> {
         let mut counts = BTreeMap::new();
@@ -75,114 +108,179 @@ pub enum RunError {
 }
 
 /// The interface the harness drives: one consumer group, one projection.
-/// [`Runner`] is the real one; tests plant bugs in their own implementations.
-pub trait GroupRunner {
-    type View;
+/// [`Runner`] is the real one.
+pub trait GroupRunner<D: Domain> {
     fn group_id(&self) -> &str;
-    fn phase(&mut self, log: &EventLog, options: PhaseOptions) -> Result<PhaseReport, RunError>;
-    /// Closes the consumer, if any (before the broker is reopened).
+    fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError>;
+    /// Closes the consumer, if any (before the log is reopened).
     fn release_consumer(&mut self) -> Result<(), RunError>;
-    fn view(&self) -> Self::View;
+    fn view(&self) -> AnyView;
 }
+
+/// Gets the consumer a phase polls with.
+pub type ConsumerStep<D> = fn(&mut Runner<D>, &dyn Log, bool) -> Result<Box<dyn GroupConsumer>, LogError>;
+
+/// Decodes one record under the domain's rules and the key rule.
+pub type DecodeStep<D> = fn(&D, &LogRecord) -> Result<<D as Domain>::Event, Rejected<<D as Domain>::Rejection>>;
+
+/// Applies one polled batch.
+pub type ApplyStep<D> = fn(&mut Runner<D>, &[LogRecord], &mut PhaseReport<<D as Domain>::Rejection>);
+
+/// The steps of a phase. [`Steps::production`] is what [`Runner`] runs; a
+/// planted bug is these steps with one replaced, for example
+/// `Steps { apply: drop_last_record, ..Steps::production() }`.
+pub struct Steps<D: Domain> {
+    /// New or reused consumer of the runner's group: [`Runner::open_consumer`].
+    pub consumer: ConsumerStep<D>,
+    /// Skip what was applied before, apply the rest: [`Runner::apply_batch`].
+    pub apply: ApplyStep<D>,
+    /// Decode each record to apply: [`decode_record`].
+    pub decode: DecodeStep<D>,
+    /// After the poll: apply, then commit.
+    pub order: [Step; 2],
+}
+
+impl<D: Domain> Steps<D> {
+    pub fn production() -> Steps<D> {
+        Steps {
+            consumer: Runner::open_consumer,
+            apply: Runner::apply_batch,
+            decode: decode_record::<D>,
+            order: [Step::Apply, Step::Commit],
+        }
+    }
+}
+
+impl<D: Domain> Clone for Steps<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D: Domain> Copy for Steps<D> {}
 
 /// The production runner.
-pub struct Runner<P: Projection> {
-    projection: P,
+pub struct Runner<D: Domain> {
+    domain: D,
+    projection: BoxedProjection<D::Event>,
     group_id: String,
-    consumer: Option<GroupConsumer>,
+    steps: Steps<D>,
+    consumer: Option<Box<dyn GroupConsumer>>,
+    /// Phases run so far (the first phase is 1).
+    phases_run: usize,
     /// Next offset expected in each partition: below it, already applied.
     next_offset: BTreeMap<u32, u64>,
-    rejected: Vec<Rejected>,
+    rejected: Vec<Rejected<D::Rejection>>,
 }
 
-impl<P: Projection> Runner<P> {
+impl<D: Domain> Runner<D> {
     /// A runner reading with the projection's own group id.
-    pub fn new(projection: P) -> Self {
+    pub fn new(domain: D, projection: BoxedProjection<D::Event>) -> Self {
         let group_id = projection.group_id().to_string();
-        Self::with_group(projection, &group_id)
+        Self::with_group(domain, projection, &group_id)
     }
 
     /// A runner reading with another group id (a second copy of a view).
-    pub fn with_group(projection: P, group_id: &str) -> Self {
+    pub fn with_group(domain: D, projection: BoxedProjection<D::Event>, group_id: &str) -> Self {
+        Self::with_steps(domain, projection, group_id, Steps::production())
+    }
+
+    /// A runner whose phases run `steps` (the test suite's planted bugs).
+    pub fn with_steps(domain: D, projection: BoxedProjection<D::Event>, group_id: &str, steps: Steps<D>) -> Self {
         Runner {
+            domain,
             projection,
             group_id: group_id.to_string(),
+            steps,
             consumer: None,
+            phases_run: 0,
             next_offset: BTreeMap::new(),
             rejected: Vec::new(),
         }
     }
 
-    /// New consumer, subscribe, poll, decode, apply, commit, close.
-    pub fn catch_up(&mut self, log: &EventLog) -> Result<PhaseReport, RunError> {
+    /// New consumer, poll, decode, apply, commit, close.
+    pub fn catch_up(&mut self, log: &dyn Log) -> Result<PhaseReport<D::Rejection>, RunError> {
         let report = self.phase(log, PhaseOptions::default())?;
         self.release_consumer()?;
         Ok(report)
     }
 
     /// Every rejected record so far, in the order met.
-    pub fn rejected(&self) -> &[Rejected] {
+    pub fn rejected(&self) -> &[Rejected<D::Rejection>] {
         &self.rejected
     }
 
-    pub fn projection(&self) -> &P {
-        &self.projection
+    /// Phases run so far, crashed ones included (the first phase is 1).
+    pub fn phases_run(&self) -> usize {
+        self.phases_run
     }
 
-    /// Applies one polled batch: decode, skip already-applied, apply.
-    fn apply_batch(&mut self, records: &[LogRecord], report: &mut PhaseReport) {
+    /// The consumer step: the previous phase's consumer if `reuse` and it is
+    /// alive, else a new one of the runner's group (closing the old one).
+    pub fn open_consumer(&mut self, log: &dyn Log, reuse: bool) -> Result<Box<dyn GroupConsumer>, LogError> {
+        match self.consumer.take() {
+            Some(consumer) if reuse => Ok(consumer),
+            Some(old) => {
+                old.close()?;
+                log.consumer(&self.group_id)
+            }
+            None => log.consumer(&self.group_id),
+        }
+    }
+
+    /// The apply step: skips records below the next expected offset of
+    /// their partition (applied before, now redelivered) and applies the
+    /// rest with [`Runner::apply_record`].
+    pub fn apply_batch(&mut self, records: &[LogRecord], report: &mut PhaseReport<D::Rejection>) {
         for record in records {
-            let position = record.position();
             let expected = self.next_offset.entry(record.partition).or_insert(0);
             if record.offset < *expected {
-                report.duplicates.push(position);
+                report.duplicates.push(record.position());
                 continue;
             }
             *expected = record.offset + 1;
-            match decode(record) {
-                Ok(event) => {
-                    self.projection.apply(&event);
-                    report.applied.push(position);
-                }
-                Err(rejected) => {
-                    report.rejected.push(rejected.clone());
-                    self.rejected.push(rejected);
-                }
+            self.apply_record(record, report);
+        }
+    }
+
+    /// Decodes one record and applies it, or counts it as rejected.
+    pub fn apply_record(&mut self, record: &LogRecord, report: &mut PhaseReport<D::Rejection>) {
+        match (self.steps.decode)(&self.domain, record) {
+            Ok(event) => {
+                self.projection.apply(&event);
+                report.applied.push(record.position());
+            }
+            Err(rejected) => {
+                report.rejected.push(rejected.clone());
+                self.rejected.push(rejected);
             }
         }
     }
 }
 
-impl<P: Projection> GroupRunner for Runner<P> {
-    type View = P::View;
-
+impl<D: Domain> GroupRunner<D> for Runner<D> {
     fn group_id(&self) -> &str {
         &self.group_id
     }
 
-    fn phase(&mut self, log: &EventLog, options: PhaseOptions) -> Result<PhaseReport, RunError> {
-        let mut consumer = match self.consumer.take() {
-            Some(consumer) if options.reuse_consumer => consumer,
-            Some(old) => {
-                old.close()?;
-                log.consumer(&self.group_id)?
-            }
-            None => log.consumer(&self.group_id)?,
-        };
+    fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError> {
+        self.phases_run += 1;
+        let mut consumer = (self.steps.consumer)(self, log, options.reuse_consumer)?;
         // On a poll error the consumer is dropped here, uncommitted.
         let records = consumer.poll()?;
         let mut report =
             PhaseReport { delivered: records.iter().map(LogRecord::position).collect(), ..PhaseReport::default() };
-        if options.crash == Some(CrashPoint::BeforeApply) {
-            drop(consumer);
-            return Ok(report);
+        for step in self.steps.order {
+            if options.crash == Some(step.crash_point()) {
+                drop(consumer);
+                return Ok(report);
+            }
+            match step {
+                Step::Apply => (self.steps.apply)(self, &records, &mut report),
+                Step::Commit => consumer.commit()?,
+            }
         }
-        self.apply_batch(&records, &mut report);
-        if options.crash == Some(CrashPoint::BeforeCommit) {
-            drop(consumer);
-            return Ok(report);
-        }
-        consumer.commit()?;
         report.committed = true;
         self.consumer = Some(consumer);
         Ok(report)
@@ -195,7 +293,7 @@ impl<P: Projection> GroupRunner for Runner<P> {
         Ok(())
     }
 
-    fn view(&self) -> P::View {
+    fn view(&self) -> AnyView {
         self.projection.view()
     }
 }

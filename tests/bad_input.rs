@@ -3,9 +3,12 @@
 
 mod support;
 
-use event_sourced_cart::event::DecodeError;
-use event_sourced_cart::projection::{CartState, Revenue};
-use event_sourced_cart::runner::{GroupRunner, Runner};
+use event_sourced_cart::cart::Cart;
+use event_sourced_cart::cart::event::DecodeError;
+use event_sourced_cart::cart::projection::{CartState, Revenue, RevenueView};
+use event_sourced_cart::domain::{RecordError, register};
+use event_sourced_cart::log::Log;
+use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, Runner};
 use proptest::prelude::*;
 use support::scratch_log;
 
@@ -22,28 +25,26 @@ fn malformed_records_are_rejected_with_their_positions_and_the_rest_applies() {
         (Some("c"), r#"{"type":"Checkout","cart_id":"c","note":"extra fields are fine"}"#),
     ];
     for (key, value) in records {
-        log.append_raw(key, value).unwrap();
+        log.append(key, value).unwrap();
     }
-    let mut runner = Runner::new(Revenue::new());
+    let mut runner = Runner::new(Cart, register(Revenue::new()));
     let report = runner.catch_up(&log).unwrap();
     assert_eq!(report.applied.len(), 2);
     let offsets: Vec<u64> = runner.rejected().iter().map(|r| r.offset).collect();
     assert_eq!(offsets, [1, 2, 3, 4, 5]);
-    assert!(matches!(runner.rejected()[0].error, DecodeError::NotJson(_)));
-    assert!(matches!(runner.rejected()[1].error, DecodeError::NotAnEvent(_)));
-    assert!(matches!(runner.rejected()[3].error, DecodeError::KeyMismatch { .. }));
-    assert_eq!(runner.view().total_cents.0, 250);
+    assert!(matches!(runner.rejected()[0].error, RecordError::Invalid(DecodeError::NotJson(_))));
+    assert!(matches!(runner.rejected()[1].error, RecordError::Invalid(DecodeError::NotAnEvent(_))));
+    assert!(matches!(runner.rejected()[3].error, RecordError::WrongKey { .. }));
+    let view = runner.view();
+    assert_eq!(view.downcast_ref::<RevenueView>().expect("a revenue view").total_cents.0, 250);
 }
 
 #[test]
 fn a_redelivered_rejected_record_is_counted_once() {
     let (_dir, log) = scratch_log(1);
-    log.append_raw(Some("c"), "garbage").unwrap();
-    let mut runner = Runner::new(CartState::new());
-    let crash = event_sourced_cart::runner::PhaseOptions {
-        crash: Some(event_sourced_cart::runner::CrashPoint::BeforeCommit),
-        ..Default::default()
-    };
+    log.append(Some("c"), "garbage").unwrap();
+    let mut runner = Runner::new(Cart, register(CartState::new()));
+    let crash = PhaseOptions { crash: Some(CrashPoint::BeforeCommit), ..Default::default() };
     runner.phase(&log, crash).unwrap();
     runner.catch_up(&log).unwrap();
     assert_eq!(runner.rejected().len(), 1);
@@ -66,9 +67,9 @@ proptest! {
     ) {
         let (_dir, log) = scratch_log(2);
         for value in &values {
-            log.append_raw(Some("c"), value).unwrap();
+            log.append(Some("c"), value).unwrap();
         }
-        let mut runner = Runner::new(CartState::new());
+        let mut runner = Runner::new(Cart, register(CartState::new()));
         let report = runner.catch_up(&log).unwrap();
         prop_assert_eq!(report.applied.len() + runner.rejected().len(), values.len());
         prop_assert_eq!(report.delivered.len(), values.len());

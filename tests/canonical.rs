@@ -3,11 +3,12 @@
 
 mod support;
 
-use event_sourced_cart::event::CartEvent;
-use event_sourced_cart::log::scratch_dir;
-use event_sourced_cart::projection::{CartState, Projection, Revenue, fold};
-use event_sourced_cart::report;
-use event_sourced_cart::scenario::{CanonicalRun, FIRST_BATCH, canonical_events, run_canonical};
+use event_sourced_cart::cart::event::CartEvent;
+use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, RevenueView, UnitsSold, UnitsSoldView};
+use event_sourced_cart::cart::report;
+use event_sourced_cart::cart::scenario::{CanonicalRun, FIRST_BATCH, canonical_events, run_canonical};
+use event_sourced_cart::domain::{AnyView, Projection, fold};
+use event_sourced_cart::settings::scratch_dir;
 use support::snapshots;
 
 fn canonical_run(partitions: u32) -> CanonicalRun {
@@ -28,7 +29,7 @@ fn wire_json_of_each_variant() {
 
 #[test]
 fn the_bundled_events_are_byte_identical_to_their_wire_form() {
-    let text = event_sourced_cart::scenario::CANONICAL_EVENTS_JSONL;
+    let text = event_sourced_cart::cart::scenario::CANONICAL_EVENTS_JSONL;
     for (line, event) in text.lines().zip(canonical_events()) {
         assert_eq!(event.to_wire().to_json(), line);
     }
@@ -37,13 +38,17 @@ fn the_bundled_events_are_byte_identical_to_their_wire_form() {
 #[test]
 fn views_after_the_first_30_events() {
     let run = canonical_run(3);
+    let cart_state = run.first_view::<CartStateView>().unwrap();
+    let revenue = run.first_view::<RevenueView>().unwrap();
+    let units_sold = run.first_view::<UnitsSoldView>().unwrap();
     snapshots().bind(|| {
-        insta::assert_json_snapshot!("cart_state_after_30", run.cart_state.view);
-        insta::assert_json_snapshot!("revenue_after_30", run.revenue.view);
+        insta::assert_json_snapshot!("cart_state_after_30", cart_state);
+        insta::assert_json_snapshot!("revenue_after_30", revenue);
+        insta::assert_json_snapshot!("units_sold_after_30", units_sold);
     });
     // The seed's figures, stated plainly too (checked by hand against the seed).
     let totals: Vec<(String, usize, String)> =
-        run.cart_state.view.carts.iter().map(|(id, c)| (id.clone(), c.item_count(), c.total().to_string())).collect();
+        cart_state.carts.iter().map(|(id, c)| (id.clone(), c.item_count(), c.total().to_string())).collect();
     assert_eq!(
         totals,
         [
@@ -52,19 +57,27 @@ fn views_after_the_first_30_events() {
             ("cart-3".into(), 6, "$49.50".into())
         ]
     );
-    assert_eq!(run.revenue.view.total_cents.to_string(), "$266.68");
+    assert_eq!(revenue.total_cents.to_string(), "$266.68");
+    // Carts 1 and 2: 15 + 16 units (checked by hand against the seed's lines).
+    assert_eq!((units_sold.items["Widget"], units_sold.total_units), (3, 31));
 }
 
 #[test]
 fn views_after_all_35_events() {
     let run = canonical_run(3);
+    let cart_state = run.updated_view::<CartStateView>().unwrap();
+    let revenue = run.updated_view::<RevenueView>().unwrap();
+    let units_sold = run.updated_view::<UnitsSoldView>().unwrap();
     snapshots().bind(|| {
-        insta::assert_json_snapshot!("cart_state_after_35", run.cart_state_incremental.view);
-        insta::assert_json_snapshot!("revenue_after_35", run.revenue_incremental.view);
+        insta::assert_json_snapshot!("cart_state_after_35", cart_state);
+        insta::assert_json_snapshot!("revenue_after_35", revenue);
+        insta::assert_json_snapshot!("units_sold_after_35", units_sold);
     });
-    let cart_3 = &run.cart_state_incremental.view.carts["cart-3"];
+    let cart_3 = &cart_state.carts["cart-3"];
     assert_eq!((cart_3.item_count(), cart_3.total().to_string()), (8, "$76.00".into()));
-    assert_eq!(run.revenue_incremental.view.total_cents.to_string(), "$342.68");
+    assert_eq!(revenue.total_cents.to_string(), "$342.68");
+    // Cart 3 adds 616 units (100+100+200+50+150+5+8+3; Anchor removed).
+    assert_eq!((units_sold.items["Rivet"], units_sold.total_units), (200, 647));
 }
 
 #[test]
@@ -77,13 +90,14 @@ fn the_main_job_report() {
 fn each_group_polls_exactly_the_5_new_events_whatever_the_partition_count() {
     for partitions in [1, 2, 3, 8] {
         let run = canonical_run(partitions);
-        assert_eq!(run.cart_state.report.delivered.len(), FIRST_BATCH);
-        assert_eq!(run.revenue.report.delivered.len(), FIRST_BATCH);
-        assert_eq!(run.cart_state_incremental.report.delivered.len(), 5);
-        let per_partition = run.cart_state.report.records_per_partition();
-        assert_eq!(per_partition.values().sum::<usize>(), FIRST_BATCH);
-        assert!(per_partition.keys().all(|p| *p < partitions));
-        assert_eq!(run.revenue_incremental.report.delivered.len(), 5);
+        assert_eq!(run.projections.len(), 3);
+        for projection in &run.projections {
+            assert_eq!(projection.first.report.delivered.len(), FIRST_BATCH);
+            assert_eq!(projection.incremental.report.delivered.len(), 5);
+            let per_partition = projection.first.report.records_per_partition();
+            assert_eq!(per_partition.values().sum::<usize>(), FIRST_BATCH);
+            assert!(per_partition.keys().all(|p| *p < partitions));
+        }
         run.check_incremental().unwrap();
     }
 }
@@ -91,8 +105,15 @@ fn each_group_polls_exactly_the_5_new_events_whatever_the_partition_count() {
 #[test]
 fn incremental_views_equal_a_full_fold() {
     let run = canonical_run(3);
-    assert_eq!(run.cart_state_incremental.view, fold(CartState::new(), canonical_events()));
-    assert_eq!(run.revenue_incremental.view, fold(Revenue::new(), canonical_events()));
-    assert_eq!(CartState::new().group_id(), "cart-state");
-    assert_eq!(Revenue::new().group_id(), "revenue");
+    let full = [
+        AnyView::new(fold(CartState::new(), canonical_events())),
+        AnyView::new(fold(Revenue::new(), canonical_events())),
+        AnyView::new(fold(UnitsSold::new(), canonical_events())),
+    ];
+    for (projection, full) in run.projections.iter().zip(full) {
+        assert_eq!(projection.incremental.view, full, "{}", projection.group_id);
+    }
+    let groups: Vec<&str> = run.projections.iter().map(|p| p.group_id.as_str()).collect();
+    assert_eq!(groups, [CartState::new().group_id(), Revenue::new().group_id(), UnitsSold::new().group_id()]);
+    assert_eq!(groups, ["cart-state", "revenue", "units-sold"]);
 }

@@ -38,7 +38,7 @@ fn main_job_refuses_a_data_dir_that_holds_a_log() {
     assert!(dir.path().join(".merkql").is_dir(), "the log is kept for inspection");
     let again = cart(&["--data-dir", path]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a merkql log"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a log"));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn replay_refuses_schedule_typos_and_late_schedule_lines() {
     );
     let out = cart(&["replay", &typo]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: bad schedule (unknown field `crsh`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: bad schedule line (unknown field `crsh`"));
 
     let late = write(&dir, &format!("{event}{{\"schedule\":{{\"partitions\":1}}}}\n"));
     let out = cart(&["replay", &late]);

@@ -5,11 +5,11 @@
 
 mod support;
 
+use event_sourced_cart::cart::generate::case;
 use event_sourced_cart::verify::check::{
     check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
     check_per_key_ordering, check_redelivery, check_split_equivalence,
 };
-use event_sourced_cart::verify::generate::case;
 use proptest::prelude::*;
 use support::check;
 
@@ -30,7 +30,7 @@ proptest! {
         check("only_new_events", check_only_new_events, &case)?;
     }
 
-    /// Every cart's events are applied exactly once, in produced order;
+    /// Every key's events are applied exactly once, in produced order;
     /// offsets in each partition run from 0 without gaps.
     #[test]
     fn per_key_ordering(case in case()) {

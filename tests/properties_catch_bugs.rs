@@ -1,18 +1,29 @@
 //! Every property is seen failing: each runs against a deliberately broken
-//! runner or projection, must find a counterexample, must report that
-//! specific violation, and must shrink it to a handful of events.
+//! system (`support::broken`: the production code with one step changed),
+//! must find a counterexample, must report that specific violation, and
+//! must shrink it to a handful of events.
+//!
+//! Failure files are seen replaying: for every kind of noise record, a bug
+//! that only that kind exposes is found, its shrunk case is written as a
+//! replay file, read back through the `replay` command's own steps and run
+//! again with the same broken system: same violation, exit code 1.
 
 mod support;
 
+use event_sourced_cart::cart::Cart;
+use event_sourced_cart::cart::generate::{NoiseKind, case, case_with, case_with_noise};
+use event_sourced_cart::domain::{Domain, HistoryRecord};
 use event_sourced_cart::verify::check::{
-    Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
+    self, Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
     check_per_key_ordering, check_redelivery, check_split_equivalence,
 };
-use event_sourced_cart::verify::generate::{Case, case, case_with};
-use event_sourced_cart::verify::{HistoryRecord, Schedule, System, Violation};
+use event_sourced_cart::verify::replay::{self, Exit};
+use event_sourced_cart::verify::replay_file::render;
+use event_sourced_cart::verify::{Case, Schedule, System, Violation};
+use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
-use support::broken::{BrokenSystem, ProjectionBug, RunnerBug};
-use support::evaluate;
+use support::broken::{DecodeBug, ProjectionBug, RunnerBug, decode_bug, no_bug, projection_bug, runner_bug};
+use support::{evaluate, scratch_log};
 
 /// Most events a shrunk counterexample may keep.
 const SMALL: usize = 8;
@@ -25,30 +36,33 @@ const FEW_PHASES: usize = 3;
 const SEARCH_EVENTS: usize = 40;
 
 /// The search's settings: a fixed seed, so that these tests are
-/// deterministic; at least 256 cases and 4096 shrink steps whatever
-/// `PROPTEST_CASES` and `PROPTEST_MAX_SHRINK_ITERS` say (a search that ends
-/// early would wrongly report the property as unproven); nothing persisted
-/// (these failures are expected).
+/// deterministic; at least 256 cases and 4096 shrink steps whatever the
+/// environment says (a search that ends early would wrongly report the
+/// property as unproven); nothing persisted (these failures are expected).
 fn search_config() -> Config {
-    let defaults = Config::default();
+    let settings = support::settings();
     Config {
-        cases: defaults.cases.max(256),
-        max_shrink_iters: defaults.max_shrink_iters.max(4096),
+        cases: settings.proptest_cases.unwrap_or(256).max(256),
+        max_shrink_iters: settings.proptest_max_shrink_iters.unwrap_or(4096).max(4096),
         rng_seed: RngSeed::Fixed(0x5eed_ca57),
         failure_persistence: None,
-        ..defaults
+        ..Config::default()
     }
 }
 
-/// Searches generated cases for one where `check` fails on `system`, and
-/// returns the shrunk case with its violation. Fails the test if the
-/// property never fails (it would be unproven). Some planted bugs depend on
-/// merkql's partition-block order, which varies between consumers, so the
-/// violation is recorded when the case fails rather than re-run afterwards.
-fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<HistoryRecord>, Schedule) {
+/// Searches `cases` for one where `check` fails on `system`, and returns
+/// the shrunk case with its violation. Fails the test if the property never
+/// fails (it would be unproven). Some planted bugs depend on merkql's
+/// partition-block order, which varies between consumers, so the violation
+/// is recorded when the case fails rather than re-run afterwards.
+fn counterexample_in<S: System>(
+    system: &S,
+    check: Check<S::Domain>,
+    cases: impl Strategy<Value = Case>,
+) -> (Violation, Vec<HistoryRecord>, Schedule) {
     let last_failure = std::cell::RefCell::new(None);
     let mut runner = TestRunner::new(search_config());
-    let result = runner.run(&case_with(SEARCH_EVENTS), |case| {
+    let result = runner.run(&cases, |case| {
         evaluate(system, check, &case).map_err(|violation| {
             let message = violation.to_string();
             *last_failure.borrow_mut() = Some(violation);
@@ -64,7 +78,11 @@ fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<Histor
                 "shrunk to {} events, expected at most {SMALL}: {schedule:?} {violation}",
                 history.len()
             );
-            assert!(schedule.phases.len() <= FEW_PHASES, "shrunk to {} phases: {schedule:?}", schedule.phases.len());
+            assert!(
+                schedule.phases().len() <= FEW_PHASES,
+                "shrunk to {} phases: {schedule:?}",
+                schedule.phases().len()
+            );
             (violation, history, schedule)
         }
         Err(TestError::Abort(reason)) => panic!("the search aborted: {reason}"),
@@ -72,34 +90,37 @@ fn counterexample<S: System>(system: &S, check: Check) -> (Violation, Vec<Histor
     }
 }
 
+fn counterexample<S: System>(system: &S, check: Check<S::Domain>) -> (Violation, Vec<HistoryRecord>, Schedule) {
+    counterexample_in(system, check, case_with(SEARCH_EVENTS))
+}
+
 #[test]
 fn split_equivalence_catches_a_runner_that_drops_the_last_record_of_a_poll() {
-    let (violation, ..) = counterexample(&BrokenSystem::runner(RunnerBug::DropsLastRecord), check_split_equivalence);
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::DropsLastRecord), check_split_equivalence);
     assert!(matches!(violation, Violation::SplitMismatch { .. }), "{violation}");
 }
 
 #[test]
 fn only_new_events_catches_a_runner_that_forgets_its_commits() {
-    let (violation, ..) = counterexample(&BrokenSystem::runner(RunnerBug::ForgetsCommits), check_only_new_events);
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::ForgetsCommits), check_only_new_events);
     assert!(matches!(violation, Violation::NotOnlyNew { .. }), "{violation}");
 }
 
 #[test]
 fn per_key_ordering_catches_a_runner_that_drops_the_last_record_of_a_poll() {
-    let (violation, ..) = counterexample(&BrokenSystem::runner(RunnerBug::DropsLastRecord), check_per_key_ordering);
-    assert!(matches!(violation, Violation::CartOrder { .. }), "{violation}");
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::DropsLastRecord), check_per_key_ordering);
+    assert!(matches!(violation, Violation::KeyOrder { .. }), "{violation}");
 }
 
 #[test]
 fn per_key_ordering_catches_a_runner_that_applies_redeliveries_twice() {
-    let (violation, ..) = counterexample(&BrokenSystem::runner(RunnerBug::NoDuplicateTracking), check_per_key_ordering);
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::NoDuplicateTracking), check_per_key_ordering);
     assert!(matches!(violation, Violation::AppliedTwice { .. }), "{violation}");
 }
 
 #[test]
 fn model_agreement_catches_a_projection_that_keeps_the_last_price() {
-    let (violation, history, _) =
-        counterexample(&BrokenSystem::projection(ProjectionBug::KeepsLastPrice), check_model_agreement);
+    let (violation, history, _) = counterexample(&projection_bug(ProjectionBug::KeepsLastPrice), check_model_agreement);
     assert!(matches!(violation, Violation::ModelMismatch { .. }), "{violation}");
     assert_eq!(history.len(), 2, "the minimal case is two adds of one item at two prices: {history:?}");
 }
@@ -107,25 +128,30 @@ fn model_agreement_catches_a_projection_that_keeps_the_last_price() {
 #[test]
 fn model_agreement_catches_a_projection_that_ignores_removals() {
     let (violation, history, _) =
-        counterexample(&BrokenSystem::projection(ProjectionBug::IgnoresRemovals), check_model_agreement);
+        counterexample(&projection_bug(ProjectionBug::IgnoresRemovals), check_model_agreement);
     assert!(matches!(violation, Violation::ModelMismatch { .. }), "{violation}");
     assert_eq!(history.len(), 2, "the minimal case is an add then its removal: {history:?}");
 }
 
 #[test]
-fn model_agreement_catches_a_runner_that_commits_before_applying() {
-    let (violation, _, schedule) =
-        counterexample(&BrokenSystem::runner(RunnerBug::CommitsBeforeApplying), check_model_agreement);
+fn model_agreement_catches_a_projection_that_confuses_near_identical_names() {
+    let (violation, history, _) =
+        counterexample(&projection_bug(ProjectionBug::ConfusesNearNames), check_model_agreement);
     assert!(matches!(violation, Violation::ModelMismatch { .. }), "{violation}");
-    assert!(schedule.phases.iter().any(|p| p.crash.is_some()), "only a crash exposes it: {schedule:?}");
+    assert!(history.len() <= 2, "two adds of near-identical names, or one add of a name the bug changes: {history:?}");
+}
+
+#[test]
+fn model_agreement_catches_a_runner_that_commits_before_applying() {
+    let (violation, _, schedule) = counterexample(&runner_bug(RunnerBug::CommitsBeforeApplying), check_model_agreement);
+    assert!(matches!(violation, Violation::ModelMismatch { .. }), "{violation}");
+    assert!(schedule.phases().iter().any(|p| p.crash.is_some()), "only a crash exposes it: {schedule:?}");
 }
 
 #[test]
 fn partition_order_independence_catches_a_projection_that_shares_prices_across_carts() {
-    let (violation, history, _) = counterexample(
-        &BrokenSystem::projection(ProjectionBug::SharesPricesAcrossCarts),
-        check_partition_order_independence,
-    );
+    let (violation, history, _) =
+        counterexample(&projection_bug(ProjectionBug::SharesPricesAcrossCarts), check_partition_order_independence);
     assert!(matches!(violation, Violation::PartitionOrder { .. }), "{violation}");
     let carts: std::collections::BTreeSet<&Option<String>> = history.iter().map(|r| &r.key).collect();
     assert!(carts.len() >= 2, "needs two carts in two partitions: {history:?}");
@@ -133,45 +159,87 @@ fn partition_order_independence_catches_a_projection_that_shares_prices_across_c
 
 #[test]
 fn late_group_catches_a_runner_that_drops_the_last_record_of_a_poll() {
-    let (violation, _, schedule) = counterexample(&BrokenSystem::runner(RunnerBug::DropsLastRecord), check_late_group);
+    let (violation, _, schedule) = counterexample(&runner_bug(RunnerBug::DropsLastRecord), check_late_group);
     assert!(matches!(violation, Violation::LateGroupMismatch { .. }), "{violation}");
-    assert!(schedule.late_join.is_some());
+    assert!(schedule.late_join().is_some());
 }
 
 #[test]
 fn redelivery_catches_a_runner_that_applies_redeliveries_twice() {
-    let (violation, _, schedule) =
-        counterexample(&BrokenSystem::runner(RunnerBug::NoDuplicateTracking), check_redelivery);
+    let (violation, _, schedule) = counterexample(&runner_bug(RunnerBug::NoDuplicateTracking), check_redelivery);
     assert!(matches!(violation, Violation::Redelivery { .. }), "{violation}");
-    assert!(schedule.phases.iter().any(|p| p.crash.is_some()));
+    assert!(schedule.phases().iter().any(|p| p.crash.is_some()));
 }
 
 #[test]
 fn redelivery_catches_a_runner_that_commits_before_applying() {
-    let (violation, ..) = counterexample(&BrokenSystem::runner(RunnerBug::CommitsBeforeApplying), check_redelivery);
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::CommitsBeforeApplying), check_redelivery);
     assert!(matches!(violation, Violation::Redelivery { .. }), "{violation}");
 }
 
 #[test]
-fn the_unbroken_test_runner_passes_every_check() {
-    // Guards the broken runner itself: without a bug it must be correct, so
-    // the failures above come from the planted bugs alone.
-    let checks: [Check; 7] = [
-        check_split_equivalence,
-        check_only_new_events,
-        check_per_key_ordering,
-        check_model_agreement,
-        check_partition_order_independence,
-        check_late_group,
-        check_redelivery,
-    ];
+fn the_planted_bug_machinery_without_a_bug_passes_every_check() {
+    // Guards the broken systems themselves: without a bug they must be
+    // correct, so the failures above come from the planted bugs alone.
     let mut runner = TestRunner::new(Config { cases: 32, failure_persistence: None, ..Config::default() });
     runner
         .run(&case(), |case| {
-            for check in checks {
-                evaluate(&BrokenSystem::default(), check, &case).map_err(|v| TestCaseError::fail(v.to_string()))?;
+            for (_, check) in check::all() {
+                evaluate(&no_bug(), check, &case).map_err(|v| TestCaseError::fail(v.to_string()))?;
             }
             Ok(())
         })
         .unwrap();
+}
+
+/// Whether `record` is of noise kind `kind`, judged from its bytes.
+fn is_noise_of_kind(kind: NoiseKind, record: &HistoryRecord) -> bool {
+    let value = &record.value;
+    let valid_under_own_key = Cart.decode(value).is_ok_and(|event| record.key.as_deref() == Some(Cart.key(&event)));
+    !valid_under_own_key
+        && match kind {
+            NoiseKind::TruncatedJson => value.starts_with('{') && !value.ends_with('}'),
+            NoiseKind::UnknownType => value.contains("\"type\":\"checkout\""),
+            NoiseKind::ZeroQuantity => value.contains("\"qty\":0,"),
+            NoiseKind::FractionalCents => value.contains("\"price\":1.005"),
+            NoiseKind::NegativePrice => value.contains("\"price\":-"),
+            NoiseKind::WrongKey => record.key.as_deref().is_some_and(|k| k.ends_with("-other")),
+            NoiseKind::NoKey => record.key.is_none(),
+            NoiseKind::EmptyCartId => value.contains("\"cart_id\":\"\""),
+            NoiseKind::DuplicateField => value.matches("\"cart_id\"").count() == 2,
+            NoiseKind::NotJson => !value.starts_with('{'),
+        }
+}
+
+/// Each noise kind: the bug it exposes is found, the shrunk case holds a
+/// record of that kind, and its replay file, read back by the `replay`
+/// command's own steps, gives the same violation and exit code 1.
+#[test]
+fn failure_files_of_every_noise_kind_replay_with_the_same_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in NoiseKind::ALL {
+        let system = decode_bug(DecodeBug::for_noise(kind));
+        // Every decoding bug applies, or silently skips, a record the model
+        // rejects: model agreement sees it.
+        let check: Check<_> = check_model_agreement;
+        let (violation, history, schedule) = counterexample_in(&system, check, case_with_noise(12, 24));
+        assert!(history.iter().any(|r| is_noise_of_kind(kind, r)), "{kind:?}: shrunk case lacks it: {history:?}");
+
+        let path = dir.path().join(format!("{kind:?}.jsonl"));
+        std::fs::write(&path, render(&history, &schedule)).unwrap();
+        let file = replay::load(system.domain(), &path).unwrap();
+        assert_eq!((&file.history, file.schedule.as_ref()), (&history, Some(&schedule)), "{kind:?}: exact round trip");
+        let schedule = replay::schedule_for(&file, None, &[]).unwrap();
+        let (_dir, mut log) = scratch_log(schedule.partitions());
+        let verdict = replay::run(&system, &file, &schedule, &mut log).unwrap();
+        assert_eq!(verdict.exit(), Exit::Violations, "{kind:?}");
+        assert_eq!(verdict.exit().code(), 1);
+        assert_eq!(check(&verdict.execution), Err(violation.clone()), "{kind:?}: model agreement again");
+        assert!(verdict.violations.contains(&violation), "{kind:?}");
+
+        let (_dir, mut log) = scratch_log(schedule.partitions());
+        let production =
+            replay::run(&event_sourced_cart::verify::Production(Cart), &file, &schedule, &mut log).unwrap();
+        assert_eq!(production.exit(), Exit::Agree, "{kind:?}: the real system rejects it: {:?}", production.violations);
+    }
 }

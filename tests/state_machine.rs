@@ -10,13 +10,15 @@
 
 mod support;
 
-use event_sourced_cart::event::DomainEvent;
-use event_sourced_cart::log::EventLog;
-use event_sourced_cart::projection::{CartState, Revenue};
+use event_sourced_cart::cart::Cart;
+use event_sourced_cart::cart::event::{DecodeError, DomainEvent, encode};
+use event_sourced_cart::cart::generate::{history_with, to_records};
+use event_sourced_cart::cart::model::model;
+use event_sourced_cart::cart::projection::{CartState, Revenue};
+use event_sourced_cart::domain::{Model, register};
+use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::record::Position;
 use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, PhaseReport, Runner};
-use event_sourced_cart::verify::generate::{history_with, to_records};
-use event_sourced_cart::verify::model::{Model, model};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use tempfile::TempDir;
@@ -95,15 +97,15 @@ impl ReferenceStateMachine for Reference {
 
 struct Sut {
     _dir: TempDir,
-    log: EventLog,
+    log: MerkqlLog,
     /// Where each produced event landed, in produced order.
     positions: Vec<Position>,
-    cart_state: Runner<CartState>,
-    revenue: Runner<Revenue>,
+    cart_state: Runner<Cart>,
+    revenue: Runner<Cart>,
 }
 
 impl Sut {
-    fn phase(&mut self, group: usize, options: PhaseOptions) -> PhaseReport {
+    fn phase(&mut self, group: usize, options: PhaseOptions) -> PhaseReport<DecodeError> {
         let report = match group {
             0 => self.cart_state.phase(&self.log, options),
             _ => self.revenue.phase(&self.log, options),
@@ -116,7 +118,7 @@ impl Sut {
 
     /// The positions a poll must return: those produced since the commit
     /// that covered all but the last `count` events.
-    fn assert_delivered_last(&self, report: &PhaseReport, count: usize) {
+    fn assert_delivered_last(&self, report: &PhaseReport<DecodeError>, count: usize) {
         let mut expected = self.positions[self.positions.len() - count..].to_vec();
         let mut got = report.delivered.clone();
         expected.sort();
@@ -137,16 +139,16 @@ impl StateMachineTest for LogAndRunners {
             _dir: dir,
             log,
             positions: Vec::new(),
-            cart_state: Runner::new(CartState::new()),
-            revenue: Runner::new(Revenue::new()),
+            cart_state: Runner::new(Cart, register(CartState::new())),
+            revenue: Runner::new(Cart, register(Revenue::new())),
         }
     }
 
     fn apply(mut sut: Sut, state: &LogModel, transition: Transition) -> Sut {
         match transition {
             Transition::Produce(events) => {
-                for event in &events {
-                    let position = sut.log.append(event).unwrap();
+                for record in events.iter().map(encode) {
+                    let position = sut.log.append(record.key.as_deref(), &record.value).unwrap();
                     sut.positions.push(position);
                 }
             }
@@ -154,10 +156,11 @@ impl StateMachineTest for LogAndRunners {
                 let report = sut.phase(group, PhaseOptions::default());
                 sut.assert_delivered_last(&report, state.expected_delivery);
                 let model = state.fold();
-                match group {
-                    0 => assert_eq!(sut.cart_state.view(), model.cart_state),
-                    _ => assert_eq!(sut.revenue.view(), model.revenue),
-                }
+                let (view, projection) = match group {
+                    0 => (sut.cart_state.view(), CartState::GROUP_ID),
+                    _ => (sut.revenue.view(), Revenue::GROUP_ID),
+                };
+                assert_eq!(Some(&view), model.views.get(projection));
             }
             Transition::Crash(group, point) => {
                 let report = sut.phase(group, PhaseOptions { crash: Some(point), ..PhaseOptions::default() });

@@ -2,10 +2,12 @@
 #![allow(dead_code)]
 
 use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
-use event_sourced_cart::event::DomainEvent;
-use event_sourced_cart::log::{EventLog, scratch_dir};
-use event_sourced_cart::money::Cents;
-use event_sourced_cart::scenario::DEFAULT_PARTITIONS;
+use event_sourced_cart::cart::TOPIC;
+use event_sourced_cart::cart::event::{DomainEvent, encode};
+use event_sourced_cart::cart::money::Cents;
+use event_sourced_cart::cart::scenario::DEFAULT_PARTITIONS;
+use event_sourced_cart::log::{Log, MerkqlLog};
+use event_sourced_cart::settings::scratch_dir;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -80,7 +82,7 @@ pub fn fixture_medium() -> String {
 /// A log of `n` workload events in `partitions` partitions, bulk loaded.
 pub struct Fixture {
     pub dir: TempDir,
-    pub log: Option<EventLog>,
+    pub log: Option<MerkqlLog>,
     /// Number of the next workload event to append.
     pub next: usize,
 }
@@ -92,13 +94,17 @@ impl Fixture {
 
     /// A fixture in `dir` (`medium` names it in the output).
     pub fn build_in(dir: TempDir, medium: &str, n: usize, partitions: u32) -> Fixture {
-        let log = EventLog::create(dir.path(), partitions).expect("a new log");
+        let log = MerkqlLog::create(dir.path(), TOPIC, partitions).expect("a new log");
         let start = Instant::now();
         // Generated in slices so that a million events never sit in memory twice.
         let mut from = 0;
         while from < n {
             let chunk = (n - from).min(100_000);
-            log.bulk_append_events(&events(from, chunk)).expect("bulk load");
+            let records = events(from, chunk).into_iter().map(|event| {
+                let record = encode(&event);
+                (record.key, record.value)
+            });
+            log.bulk_append_owned_records(records).expect("bulk load");
             from += chunk;
         }
         let took = start.elapsed();
@@ -114,18 +120,25 @@ impl Fixture {
         Fixture::build(n, DEFAULT_PARTITIONS)
     }
 
-    pub fn log(&self) -> &EventLog {
+    pub fn log(&self) -> &MerkqlLog {
         self.log.as_ref().expect("the log is open")
     }
 
-    /// Appends the next `n` workload events one by one with `EventLog::append`
-    /// (merkql `send`), as a producer would.
+    /// Appends the next `n` workload events one by one with [`Log::append`]
+    /// (merkql `send`), each [`encode`]d under its cart id, as a producer would.
     pub fn append_next(&mut self, n: usize) {
         for event in events(self.next, n) {
-            self.log().append(&event).expect("append");
+            append(self.log(), &event);
         }
         self.next += n;
     }
+}
+
+/// Appends one event as the cart produces it: [`encode`]d (wire JSON under
+/// its cart id), then [`Log::append`] (merkql `send`).
+pub fn append(log: &MerkqlLog, event: &DomainEvent) {
+    let record = encode(event);
+    log.append(record.key.as_deref(), &record.value).expect("append");
 }
 
 /// Log sizes of the catch-up benchmarks: 1k, 10k, 100k, and 1M when

@@ -4,14 +4,14 @@
 //! `send` fsyncs and rewrites the partition's whole object index, so its cost
 //! grows with the partition (BENCHMARKS.md, "Per-send cost"). merkql's
 //! `Partition::append_batch` does that work once per batch instead, so
-//! [`EventLog::bulk_append`] groups records by partition and hands each
+//! [`MerkqlLog::bulk_append`] groups records by partition and hands each
 //! partition batches of up to [`BULK_BATCH_RECORDS`] records.
 //!
 //! The layout is exactly what `send` would produce (`tests/bulk_load.rs`
 //! checks it): records are routed like merkql's `Topic::route` (the first 4
 //! bytes, big-endian, of SHA-256 of the key, modulo the partition count),
 //! keep their input order within each partition, and get the partition's
-//! next offsets. A later [`EventLog::append`] continues after them.
+//! next offsets. A later [`Log::append`](super::Log::append) continues after them.
 //!
 //! Differences from `send`, none of which a consumer can see:
 //! - records without a key go round-robin from a counter of this call,
@@ -21,8 +21,7 @@
 //! - retention is not applied (this adapter never configures it);
 //! - no producer notification is sent (the `notify` feature is off).
 
-use super::{EventLog, LogError, TOPIC, broker_error};
-use crate::event::DomainEvent;
+use super::{Log, LogError, MerkqlLog};
 use crate::record::Position;
 use merkql::broker::Broker;
 use merkql::hash::Hash;
@@ -40,7 +39,7 @@ pub fn partition_for_key(key: &str, partitions: u32) -> u32 {
     u32::from_be_bytes([hash.0[0], hash.0[1], hash.0[2], hash.0[3]]) % partitions
 }
 
-impl EventLog {
+impl MerkqlLog {
     /// Appends `records` (key, value) as `send` would lay them out, in a few
     /// fsyncs per partition instead of one per record. Returns the number of
     /// records appended. Meant for building fixtures: it holds up to
@@ -52,7 +51,7 @@ impl EventLog {
         self.bulk_append_in_batches(records, BULK_BATCH_RECORDS)
     }
 
-    /// [`EventLog::bulk_append`] with at most `batch_records` (at least 1)
+    /// [`MerkqlLog::bulk_append`] with at most `batch_records` (at least 1)
     /// records per `append_batch`.
     pub fn bulk_append_in_batches<'a>(
         &self,
@@ -63,22 +62,23 @@ impl EventLog {
         self.bulk_append_owned(owned, batch_records)
     }
 
-    /// [`EventLog::bulk_append`] for events, keyed by cart id in the wire
-    /// format, as [`EventLog::append`] writes them.
-    pub fn bulk_append_events<'a>(&self, events: impl IntoIterator<Item = &'a DomainEvent>) -> Result<u64, LogError> {
-        let owned = events.into_iter().map(|e| (Some(e.cart_id().to_string()), e.to_wire().to_json()));
-        self.bulk_append_owned(owned, BULK_BATCH_RECORDS)
+    /// [`MerkqlLog::bulk_append`] for owned records.
+    pub fn bulk_append_owned_records(
+        &self,
+        records: impl IntoIterator<Item = (Option<String>, String)>,
+    ) -> Result<u64, LogError> {
+        self.bulk_append_owned(records, BULK_BATCH_RECORDS)
     }
 
     /// Appends `records` with merkql's `Producer::send_batch`, for measuring
     /// it: in merkql 0.2 it calls `send` once per record (one fsync and one
-    /// whole-index rewrite each), so it is no faster than [`EventLog::append_raw`].
+    /// whole-index rewrite each), so it is no faster than [`Log::append`](super::Log::append).
     pub fn send_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
-        let batch: Vec<ProducerRecord> =
-            records.iter().map(|(key, value)| ProducerRecord::new(TOPIC, key.map(str::to_string), *value)).collect();
-        let sent = Broker::producer(&self.broker)
-            .send_batch(&batch)
-            .map_err(|e| broker_error("append a batch", &self.dir, e))?;
+        let batch: Vec<ProducerRecord> = records
+            .iter()
+            .map(|(key, value)| ProducerRecord::new(self.topic(), key.map(str::to_string), *value))
+            .collect();
+        let sent = Broker::producer(&self.broker).send_batch(&batch).map_err(|e| self.error("append a batch", e))?;
         Ok(sent.iter().map(|r| Position { partition: r.partition, offset: r.offset }).collect())
     }
 
@@ -88,13 +88,13 @@ impl EventLog {
         batch_records: usize,
     ) -> Result<u64, LogError> {
         let batch_records = batch_records.max(1);
-        let partitions = self.partitions as usize;
+        let partitions = self.partitions() as usize;
         let mut pending: Vec<Vec<Record>> = (0..partitions).map(|_| Vec::new()).collect();
         let mut round_robin = 0usize;
         let mut appended = 0u64;
         for (key, value) in records {
             let partition = match &key {
-                Some(k) => partition_for_key(k, self.partitions) as usize,
+                Some(k) => partition_for_key(k, self.partitions()) as usize,
                 None => {
                     round_robin += 1;
                     (round_robin - 1) % partitions
@@ -103,7 +103,7 @@ impl EventLog {
             pending[partition].push(Record {
                 key,
                 value,
-                topic: TOPIC.to_string(),
+                topic: self.topic().to_string(),
                 partition: 0,
                 offset: 0,
                 timestamp: chrono::Utc::now(),
@@ -123,10 +123,11 @@ impl EventLog {
         if batch.is_empty() {
             return Ok(0);
         }
-        let topic = self.broker.topic(TOPIC).expect("the topic exists while the log is open");
-        let partition = topic.partition(partition).expect("routing stays below the partition count");
-        let mut guard = partition.write().expect("partition lock is not poisoned");
-        let offsets = guard.append_batch(batch).map_err(|e| broker_error("bulk-append a batch", &self.dir, e))?;
+        let fail = |message: String| self.error("bulk-append a batch", anyhow::anyhow!(message));
+        let topic = self.broker.topic(self.topic()).ok_or_else(|| fail("the topic is missing".into()))?;
+        let partition = topic.partition(partition).ok_or_else(|| fail(format!("partition {partition} is missing")))?;
+        let mut guard = partition.write().map_err(|_| fail("a partition lock is poisoned".into()))?;
+        let offsets = guard.append_batch(batch).map_err(|e| self.error("bulk-append a batch", e))?;
         batch.clear();
         Ok(offsets.len() as u64)
     }

@@ -2,8 +2,7 @@
 //! a block order that varies from one merkql consumer to the next. These
 //! helpers re-fold a poll's blocks in other orders.
 
-use crate::event::decode;
-use crate::projection::Projection;
+use crate::domain::{AnyView, BoxedProjection, Domain, decode_record};
 use crate::record::LogRecord;
 
 /// The partition blocks of `records` (one per partition, in arrival order).
@@ -29,18 +28,17 @@ pub fn block_orders(blocks: usize) -> Vec<Vec<usize>> {
     orders
 }
 
-/// Folds `blocks` in `order` into `projection`; records that do not decode
-/// are skipped (the runner rejects them).
-pub fn fold_blocks<V: Clone + PartialEq + std::fmt::Debug + serde::Serialize>(
-    mut projection: Box<dyn Projection<View = V>>,
-    blocks: &[Vec<LogRecord>],
-    order: &[usize],
-) -> V {
+/// The events of each block, decoded once for every order and projection;
+/// records that do not decode are left out (the runner rejects them).
+pub fn decode_blocks<D: Domain>(domain: &D, blocks: &[Vec<LogRecord>]) -> Vec<Vec<D::Event>> {
+    blocks.iter().map(|block| block.iter().filter_map(|r| decode_record(domain, r).ok()).collect()).collect()
+}
+
+/// Folds the decoded `blocks` in `order` into `projection`.
+pub fn fold_blocks<E>(mut projection: BoxedProjection<E>, blocks: &[Vec<E>], order: &[usize]) -> AnyView {
     for &i in order {
-        for record in &blocks[i] {
-            if let Ok(event) = decode(record) {
-                projection.apply(&event);
-            }
+        for event in &blocks[i] {
+            projection.apply(event);
         }
     }
     projection.view()

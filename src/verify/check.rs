@@ -1,12 +1,18 @@
 //! The properties, one check function each. A check returns the first
 //! [`Violation`] it finds, named and explained, or `Ok(())`.
+//!
+//! Every check is generic over the domain: five need nothing from it
+//! (split equivalence, only new events, late group, redelivery, partition
+//! order); per-key ordering and model agreement use the domain's reference
+//! model ([`Execution::model`]). Views are compared with their own
+//! `PartialEq` and shown as a unified diff of their JSON.
 
 use super::diff::json_diff;
-use super::execute::{Execution, GroupPair, Trace};
-use super::model::model;
+use super::execute::{Execution, PhaseTrace, Trace};
+use crate::domain::Domain;
 use crate::record::{Position, sorted_positions as sorted};
-use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use crate::text::quoted;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A broken property, with what was expected and what happened.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -17,20 +23,22 @@ pub enum Violation {
         "only new events: group {group}, phase {phase}: the poll returned {got:?}, expected exactly the records produced since the last commit {expected:?}"
     )]
     NotOnlyNew { group: String, phase: usize, expected: Vec<Position>, got: Vec<Position> },
-    #[error("per-key ordering: group {group}, cart {cart:?}: applied {got:?}, produced {expected:?}")]
-    CartOrder { group: String, cart: String, expected: Vec<Position>, got: Vec<Position> },
+    #[error("per-key ordering: group {group}, key {key}: applied {got:?}, produced {expected:?}")]
+    KeyOrder { group: String, key: String, expected: Vec<Position>, got: Vec<Position> },
     #[error("per-key ordering: group {group} applied the record at {position:?} {count} times")]
     AppliedTwice { group: String, position: Position, count: usize },
     #[error("per-key ordering: partition {partition} assigned offsets {offsets:?}, not 0, 1, 2, ... without gaps")]
     OffsetGap { partition: u32, offsets: Vec<u64> },
     #[error("model agreement: group {group}: the view differs from the model\n{diff}")]
     ModelMismatch { group: String, diff: String },
+    #[error("model agreement: the model has no view of projection {projection}; add its part to the domain's model")]
+    ModelMissing { projection: String },
     #[error("model agreement: group {group} rejected {got:?}, the model rejects {expected:?}")]
     RejectedMismatch { group: String, expected: Vec<Position>, got: Vec<Position> },
     #[error(
-        "partition-order independence: partition blocks applied in order {order:?} give another view than arrival order {arrival:?}\n{diff}"
+        "partition-order independence: {projection}: partition blocks applied in order {order:?} give another view than arrival order {arrival:?}\n{diff}"
     )]
-    PartitionOrder { arrival: Vec<u32>, order: Vec<u32>, diff: String },
+    PartitionOrder { projection: String, arrival: Vec<u32>, order: Vec<u32>, diff: String },
     #[error(
         "late group: {projection}: the group that joined at phase {joined} differs from the incremental group\n{diff}"
     )]
@@ -40,94 +48,81 @@ pub enum Violation {
 }
 
 /// A property check over a finished execution.
-pub type Check = fn(&Execution) -> Result<(), Violation>;
+pub type Check<D> = fn(&Execution<D>) -> Result<(), Violation>;
 
-/// Every property that needs only the execution, in a fixed order: all
-/// violations found (one per property at most).
-pub fn check_all(execution: &Execution) -> Vec<Violation> {
-    let checks: [Check; 7] = [
-        check_split_equivalence,
-        check_only_new_events,
-        check_per_key_ordering,
-        check_model_agreement,
-        check_late_group,
-        check_redelivery,
-        check_partition_order_independence,
-    ];
-    checks.iter().filter_map(|check| check(execution).err()).collect()
+/// Every property, by name, in a fixed order.
+pub fn all<D: Domain>() -> [(&'static str, Check<D>); 7] {
+    [
+        ("split_equivalence", check_split_equivalence),
+        ("only_new_events", check_only_new_events),
+        ("per_key_ordering", check_per_key_ordering),
+        ("model_agreement", check_model_agreement),
+        ("late_group", check_late_group),
+        ("redelivery", check_redelivery),
+        ("partition_order_independence", check_partition_order_independence),
+    ]
+}
+
+/// Every property: all violations found (one per property at most).
+pub fn check_all<D: Domain>(execution: &Execution<D>) -> Vec<Violation> {
+    all::<D>().iter().filter_map(|(_, check)| check(execution).err()).collect()
 }
 
 /// Full replay == split replay, for each projection.
-pub fn check_split_equivalence(execution: &Execution) -> Result<(), Violation> {
-    let (full, split) = (&execution.full, &execution.incremental);
-    same_view("cart-state", &full.cart_state, &split.cart_state, |p, diff| Violation::SplitMismatch {
-        projection: p.to_string(),
-        diff,
-    })?;
-    same_view("revenue", &full.revenue, &split.revenue, |p, diff| Violation::SplitMismatch {
-        projection: p.to_string(),
-        diff,
-    })
-}
-
-/// A late group ends equal to the groups that were incremental all along.
-pub fn check_late_group(execution: &Execution) -> Result<(), Violation> {
-    let Some(late) = &execution.late else { return Ok(()) };
-    let joined = late.cart_state.phases.first().map_or(0, |p| p.phase);
-    let make = |p: &str, diff| Violation::LateGroupMismatch { projection: p.to_string(), joined, diff };
-    same_view("cart-state", &execution.incremental.cart_state, &late.cart_state, make)?;
-    same_view("revenue", &execution.incremental.revenue, &late.revenue, make)
-}
-
-fn same_view<V: PartialEq + Serialize>(
-    projection: &str,
-    left: &Trace<V>,
-    right: &Trace<V>,
-    violation: impl Fn(&str, String) -> Violation,
-) -> Result<(), Violation> {
-    if left.view == right.view {
-        return Ok(());
-    }
-    Err(violation(projection, json_diff(&left.group_id, &left.view, &right.group_id, &right.view)))
-}
-
-fn pairs(execution: &Execution) -> impl Iterator<Item = &GroupPair> {
-    std::iter::once(&execution.incremental).chain(execution.late.as_ref()).chain(std::iter::once(&execution.full))
-}
-
-/// Calls `f` with every trace (both projections, every kind of group),
-/// type-erased to what the group-level checks need.
-fn for_each_trace(
-    execution: &Execution,
-    mut f: impl FnMut(&str, &[super::execute::PhaseTrace], &[crate::event::Rejected]) -> Result<(), Violation>,
-) -> Result<(), Violation> {
-    for pair in pairs(execution) {
-        f(&pair.cart_state.group_id, &pair.cart_state.phases, &pair.cart_state.rejected)?;
-        f(&pair.revenue.group_id, &pair.revenue.phases, &pair.revenue.rejected)?;
+pub fn check_split_equivalence<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    for (full, split) in execution.full.iter().zip(&execution.incremental) {
+        same_view(full, split, |diff| Violation::SplitMismatch { projection: full.projection.clone(), diff })?;
     }
     Ok(())
 }
 
+/// A late group ends equal to the groups that were incremental all along.
+pub fn check_late_group<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    let Some(late) = &execution.late else { return Ok(()) };
+    for (incremental, late) in execution.incremental.iter().zip(late) {
+        let joined = late.phases.first().map_or(0, |p| p.phase);
+        same_view(incremental, late, |diff| Violation::LateGroupMismatch {
+            projection: late.projection.clone(),
+            joined,
+            diff,
+        })?;
+    }
+    Ok(())
+}
+
+fn same_view<R>(left: &Trace<R>, right: &Trace<R>, violation: impl Fn(String) -> Violation) -> Result<(), Violation> {
+    if left.view == right.view {
+        return Ok(());
+    }
+    Err(violation(json_diff(&left.group_id, &left.view, &right.group_id, &right.view)))
+}
+
 /// At each phase a group receives exactly the records produced since its
 /// last commit (by partition and offset), crashed polls included.
-pub fn check_only_new_events(execution: &Execution) -> Result<(), Violation> {
-    for_each_trace(execution, |group, phases, _| {
-        for trace in phases {
-            let expected = sorted(&trace.expected_new);
-            for report in trace.crashed.iter().chain(std::iter::once(&trace.committed)) {
+pub fn check_only_new_events<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    for trace in execution.traces() {
+        for phase in &trace.phases {
+            let expected = sorted(&phase.expected_new);
+            for report in phase.reports() {
                 let got = sorted(&report.delivered);
                 if got != expected {
-                    return Err(Violation::NotOnlyNew { group: group.to_string(), phase: trace.phase, expected, got });
+                    return Err(Violation::NotOnlyNew {
+                        group: trace.group_id.clone(),
+                        phase: phase.phase,
+                        expected,
+                        got,
+                    });
                 }
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// Offsets run from 0 without gaps in every partition; every group applies
-/// every valid record exactly once, each cart's in produced order.
-pub fn check_per_key_ordering(execution: &Execution) -> Result<(), Violation> {
+/// every record the model accepts exactly once, each key's in produced
+/// order, and nothing else.
+pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
     let mut offsets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for (position, _) in &execution.produced {
         offsets.entry(position.partition).or_default().push(position.offset);
@@ -137,124 +132,120 @@ pub fn check_per_key_ordering(execution: &Execution) -> Result<(), Violation> {
             return Err(Violation::OffsetGap { partition, offsets });
         }
     }
-    let model = model(&execution.produced);
-    let cart_of: HashMap<Position, &str> =
-        model.per_cart.iter().flat_map(|(cart, ps)| ps.iter().map(move |p| (*p, cart.as_str()))).collect();
-    for_each_trace(execution, |group, phases, _| {
-        let applied: Vec<Position> = phases
-            .iter()
-            .flat_map(|t| t.crashed.iter().chain(std::iter::once(&t.committed)))
-            .flat_map(|r| r.applied.iter().copied())
-            .collect();
+    let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
+    let mut expected_by_key: BTreeMap<Option<&str>, Vec<Position>> = BTreeMap::new();
+    let mut key_of: HashMap<Position, Option<&str>> = HashMap::new();
+    for (position, record) in &execution.produced {
+        key_of.insert(*position, record.key.as_deref());
+        if !rejected.contains(position) {
+            expected_by_key.entry(record.key.as_deref()).or_default().push(*position);
+        }
+    }
+    for trace in execution.traces() {
+        let applied: Vec<Position> = trace.applied().collect();
         let mut counts: HashMap<Position, usize> = HashMap::new();
         for p in &applied {
             *counts.entry(*p).or_default() += 1;
         }
         if let Some(position) = applied.iter().find(|p| counts[p] > 1) {
             return Err(Violation::AppliedTwice {
-                group: group.to_string(),
+                group: trace.group_id.clone(),
                 position: *position,
                 count: counts[position],
             });
         }
-        let mut per_cart: BTreeMap<&str, Vec<Position>> = BTreeMap::new();
+        let mut got_by_key: BTreeMap<Option<&str>, Vec<Position>> = BTreeMap::new();
         for p in &applied {
-            // A position the model rejects, applied anyway, is its own cart "".
-            per_cart.entry(cart_of.get(p).copied().unwrap_or("")).or_default().push(*p);
+            // A position nothing was produced at sits under no key.
+            got_by_key.entry(key_of.get(p).copied().flatten()).or_default().push(*p);
         }
-        for (cart, expected) in &model.per_cart {
-            let got = per_cart.remove(cart.as_str()).unwrap_or_default();
-            if &got != expected {
-                return Err(Violation::CartOrder {
-                    group: group.to_string(),
-                    cart: cart.clone(),
-                    expected: expected.clone(),
+        let keys: std::collections::BTreeSet<Option<&str>> =
+            expected_by_key.keys().chain(got_by_key.keys()).copied().collect();
+        for key in keys {
+            let expected = expected_by_key.get(&key).cloned().unwrap_or_default();
+            let got = got_by_key.get(&key).cloned().unwrap_or_default();
+            if got != expected {
+                return Err(Violation::KeyOrder {
+                    group: trace.group_id.clone(),
+                    key: key.map_or_else(|| "(none)".to_string(), quoted),
+                    expected,
                     got,
                 });
             }
         }
-        if let Some((cart, got)) = per_cart.into_iter().next() {
-            return Err(Violation::CartOrder {
-                group: group.to_string(),
-                cart: cart.to_string(),
-                expected: vec![],
-                got,
+    }
+    Ok(())
+}
+
+/// Every group's view equals the model's view of its projection, and every
+/// group rejects exactly the records the model rejects.
+pub fn check_model_agreement<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    let model = &execution.model;
+    for trace in execution.traces() {
+        let Some(expected) = model.views.get(&trace.projection) else {
+            return Err(Violation::ModelMissing { projection: trace.projection.clone() });
+        };
+        if &trace.view != expected {
+            return Err(Violation::ModelMismatch {
+                group: trace.group_id.clone(),
+                diff: json_diff("model", expected, &trace.group_id, &trace.view),
             });
         }
-        Ok(())
-    })
-}
-
-/// Every group's views equal the model's, and every group rejects exactly
-/// the records the model rejects.
-pub fn check_model_agreement(execution: &Execution) -> Result<(), Violation> {
-    let model = model(&execution.produced);
-    for pair in pairs(execution) {
-        agree_with_model(&pair.cart_state, &model.cart_state)?;
-        agree_with_model(&pair.revenue, &model.revenue)?;
     }
-    for_each_trace(execution, |group, _, rejected| {
-        let got =
-            sorted(&rejected.iter().map(|r| Position { partition: r.partition, offset: r.offset }).collect::<Vec<_>>());
-        let expected = sorted(&model.rejected);
+    let expected = sorted(&model.rejected);
+    for trace in execution.traces() {
+        let got = sorted(&trace.rejected.iter().map(|r| r.position()).collect::<Vec<_>>());
         if got != expected {
-            return Err(Violation::RejectedMismatch { group: group.to_string(), expected, got });
+            return Err(Violation::RejectedMismatch { group: trace.group_id.clone(), expected, got });
         }
-        Ok(())
-    })
-}
-
-fn agree_with_model<V: PartialEq + Serialize>(trace: &Trace<V>, model: &V) -> Result<(), Violation> {
-    if &trace.view == model {
-        return Ok(());
     }
-    Err(Violation::ModelMismatch {
-        group: trace.group_id.clone(),
-        diff: json_diff("model", model, &trace.group_id, &trace.view),
-    })
+    Ok(())
 }
 
 /// Records polled but not committed come back to the next consumer of the
 /// group, and the runner applies each of them exactly once.
-pub fn check_redelivery(execution: &Execution) -> Result<(), Violation> {
-    for_each_trace(execution, |group, phases, _| {
-        for trace in phases {
-            let Some(crashed) = &trace.crashed else { continue };
-            let fail = |detail: String| Violation::Redelivery { group: group.to_string(), phase: trace.phase, detail };
-            let next = &trace.committed;
-            if let Some(lost) = crashed.delivered.iter().find(|p| !next.delivered.contains(p)) {
-                return Err(fail(format!("{lost:?} was polled, not committed, and did not come back")));
-            }
-            if let Some(twice) = crashed.applied.iter().find(|p| next.applied.contains(p)) {
-                return Err(fail(format!("{twice:?} was applied before the crash and again after it")));
-            }
-            if let Some(missed) = crashed.applied.iter().find(|p| !next.duplicates.contains(p)) {
-                return Err(fail(format!("{missed:?} was applied before the crash but not recognised as a duplicate")));
-            }
+pub fn check_redelivery<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    for trace in execution.traces() {
+        for phase in &trace.phases {
+            redelivered_once(&trace.group_id, phase)?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
+}
+
+fn redelivered_once<R>(group: &str, phase: &PhaseTrace<R>) -> Result<(), Violation> {
+    let Some(crashed) = &phase.crashed else { return Ok(()) };
+    let fail = |detail: String| Violation::Redelivery { group: group.to_string(), phase: phase.phase, detail };
+    let next = &phase.committed;
+    if let Some(lost) = crashed.delivered.iter().find(|p| !next.delivered.contains(p)) {
+        return Err(fail(format!("{lost:?} was polled, not committed, and did not come back")));
+    }
+    if let Some(twice) = crashed.applied.iter().find(|p| next.applied.contains(p)) {
+        return Err(fail(format!("{twice:?} was applied before the crash and again after it")));
+    }
+    if let Some(missed) = crashed.applied.iter().find(|p| !next.duplicates.contains(p)) {
+        return Err(fail(format!("{missed:?} was applied before the crash but not recognised as a duplicate")));
+    }
+    Ok(())
 }
 
 /// The views do not depend on the order in which partition blocks arrive:
 /// the full replay's poll, folded block by block in every rotation of the
-/// arrival order and in reverse (by the system's own projections), gives
+/// arrival order and in reverse (by the domain's own projections), gives
 /// the same views as arrival order.
-pub fn check_partition_order_independence(execution: &Execution) -> Result<(), Violation> {
+pub fn check_partition_order_independence<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
     let Some((arrival, others)) = execution.block_orders.split_first() else { return Ok(()) };
     for other in others {
-        let diff = if other.cart_state != arrival.cart_state {
-            json_diff("arrival order", &arrival.cart_state, "other order", &other.cart_state)
-        } else if other.revenue != arrival.revenue {
-            json_diff("arrival order", &arrival.revenue, "other order", &other.revenue)
-        } else {
-            continue;
-        };
-        return Err(Violation::PartitionOrder {
-            arrival: arrival.partitions.clone(),
-            order: other.partitions.clone(),
-            diff,
-        });
+        for ((projection, arrival_view), (_, other_view)) in arrival.views.iter().zip(&other.views) {
+            if arrival_view != other_view {
+                return Err(Violation::PartitionOrder {
+                    projection: projection.clone(),
+                    arrival: arrival.partitions.clone(),
+                    order: other.partitions.clone(),
+                    diff: json_diff("arrival order", arrival_view, "other order", other_view),
+                });
+            }
+        }
     }
     Ok(())
 }

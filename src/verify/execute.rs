@@ -1,100 +1,120 @@
 //! Runs a history under a schedule against a real log, recording what every
 //! group saw. Judging is the checker's job ([`super::check`]).
+//!
+//! Three kinds of groups read the topic, one group per registered
+//! projection each: *incremental* groups poll and commit at every phase,
+//! *late* groups join at `late_join`, and *full* groups replay everything
+//! once at the end.
 
-use super::blocks::{block_orders, fold_blocks, partition_blocks};
+use super::blocks::{block_orders, decode_blocks, fold_blocks, partition_blocks};
 use super::schedule::{Phase, Schedule};
-use crate::event::Rejected;
-use crate::log::EventLog;
-use crate::projection::{CartState, CartStateView, Projection, Revenue, RevenueView};
+use crate::domain::{AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Rejected};
+use crate::log::{Log, LogError};
 use crate::record::{LogRecord, Position};
-use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner};
+use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner, Steps};
 use std::collections::HashMap;
-use std::path::Path;
 
-/// One record of a history: its key and its value, as produced.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryRecord {
-    pub key: Option<String>,
-    pub value: String,
-}
-
-/// The system under test: builds the runners of each projection.
+/// The system under test: a domain and how its runners are made.
 pub trait System {
-    type CartStateRunner: GroupRunner<View = CartStateView>;
-    type RevenueRunner: GroupRunner<View = RevenueView>;
-    fn cart_state(&self, group_id: &str) -> Self::CartStateRunner;
-    fn revenue(&self, group_id: &str) -> Self::RevenueRunner;
-    /// A fresh cart-state projection, folded outside any consumer group to
-    /// check partition-order independence.
-    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>>;
-    /// A fresh revenue projection, likewise.
-    fn revenue_projection(&self) -> Box<dyn Projection<View = RevenueView>>;
+    type Domain: Domain;
+    type Runner: GroupRunner<Self::Domain>;
+    fn domain(&self) -> &Self::Domain;
+    /// A runner of `projection` reading with `group_id`.
+    fn runner(&self, projection: BoxedProjection<<Self::Domain as Domain>::Event>, group_id: &str) -> Self::Runner;
 }
 
-/// The production system: [`Runner`] with [`CartState`] and [`Revenue`].
-pub struct Production;
+/// The production system: the domain's projections driven by [`Runner`].
+#[derive(Clone, Debug, Default)]
+pub struct Production<D>(pub D);
 
-impl System for Production {
-    type CartStateRunner = Runner<CartState>;
-    type RevenueRunner = Runner<Revenue>;
-    fn cart_state(&self, group_id: &str) -> Runner<CartState> {
-        Runner::with_group(CartState::new(), group_id)
+impl<D: Domain> System for Production<D> {
+    type Domain = D;
+    type Runner = Runner<D>;
+    fn domain(&self) -> &D {
+        &self.0
     }
-    fn revenue(&self, group_id: &str) -> Runner<Revenue> {
-        Runner::with_group(Revenue::new(), group_id)
+    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> Runner<D> {
+        Runner::with_group(self.0.clone(), projection, group_id)
     }
-    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>> {
-        Box::new(CartState::new())
+}
+
+/// The production runner with other [`Steps`]: how the test suite plants
+/// bugs in a runner without re-implementing it.
+pub struct WithSteps<D: Domain> {
+    pub domain: D,
+    pub steps: Steps<D>,
+}
+
+impl<D: Domain> System for WithSteps<D> {
+    type Domain = D;
+    type Runner = Runner<D>;
+    fn domain(&self) -> &D {
+        &self.domain
     }
-    fn revenue_projection(&self) -> Box<dyn Projection<View = RevenueView>> {
-        Box::new(Revenue::new())
+    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> Runner<D> {
+        Runner::with_steps(self.domain.clone(), projection, group_id, self.steps)
     }
 }
 
 /// What one group did in one phase.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhaseTrace {
-    /// Index of the phase (`schedule.phases.len()` for the final one).
+pub struct PhaseTrace<R> {
+    /// Index of the phase (`schedule.phases().len()` for the final one).
     pub phase: usize,
     /// Positions produced since the group's last commit: what a correct
     /// poll returns, in any order across partitions.
     pub expected_new: Vec<Position>,
     /// The crashed poll, if the phase had one.
-    pub crashed: Option<PhaseReport>,
+    pub crashed: Option<PhaseReport<R>>,
     /// The poll that committed.
-    pub committed: PhaseReport,
+    pub committed: PhaseReport<R>,
+}
+
+impl<R> PhaseTrace<R> {
+    /// The crashed poll (if any), then the committed one.
+    pub fn reports(&self) -> impl Iterator<Item = &PhaseReport<R>> {
+        self.crashed.iter().chain(std::iter::once(&self.committed))
+    }
 }
 
 /// Everything one group saw, and its final view.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Trace<V> {
+pub struct Trace<R> {
+    /// The projection's own group id (its name).
+    pub projection: String,
+    /// The group this trace read with.
     pub group_id: String,
-    pub phases: Vec<PhaseTrace>,
-    pub view: V,
-    pub rejected: Vec<Rejected>,
+    pub phases: Vec<PhaseTrace<R>>,
+    pub view: AnyView,
+    pub rejected: Vec<Rejected<R>>,
 }
 
-/// The traces of the two projections read by one kind of group.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupPair {
-    pub cart_state: Trace<CartStateView>,
-    pub revenue: Trace<RevenueView>,
+impl<R> Trace<R> {
+    /// Every position applied, in order, crashed polls included.
+    pub fn applied(&self) -> impl Iterator<Item = Position> + '_ {
+        self.phases.iter().flat_map(PhaseTrace::reports).flat_map(|r| r.applied.iter().copied())
+    }
 }
+
+/// The traces of one kind of group: one per projection, in registration order.
+pub type Groups<R> = Vec<Trace<R>>;
 
 /// A finished execution.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Execution {
-    /// Every produced record with the position `send` gave it, in order.
-    pub produced: Vec<(Position, HistoryRecord)>,
+#[derive(Clone, Debug)]
+pub struct Execution<D: Domain> {
+    /// Every produced record with the position the log gave it, in order.
+    pub produced: Vec<Produced>,
     /// Groups that polled and committed at every phase.
-    pub incremental: GroupPair,
-    /// Groups that joined at `schedule.late_join`, if any.
-    pub late: Option<GroupPair>,
+    pub incremental: Groups<D::Rejection>,
+    /// Groups that joined at `schedule.late_join()`, if any.
+    pub late: Option<Groups<D::Rejection>>,
     /// Groups that replayed everything once, at the end.
-    pub full: GroupPair,
+    pub full: Groups<D::Rejection>,
     /// The full replay's poll re-folded block by block in other partition
     /// orders; the first entry is arrival order.
     pub block_orders: Vec<BlockOrderFold>,
+    /// The domain's reference model of `produced`.
+    pub model: Model,
 }
 
 /// The views of one partition-block order of the full replay's poll.
@@ -102,66 +122,72 @@ pub struct Execution {
 pub struct BlockOrderFold {
     /// Partition ids in the order their blocks were folded.
     pub partitions: Vec<u32>,
-    pub cart_state: CartStateView,
-    pub revenue: RevenueView,
+    /// (projection, view), in registration order.
+    pub views: Vec<(String, AnyView)>,
 }
 
-impl Execution {
-    /// The records the full-replay group received, in arrival order.
-    pub fn full_replay_records(&self) -> Vec<LogRecord> {
-        full_replay_records(&self.produced, &self.full)
+impl<D: Domain> Execution<D> {
+    /// The records the full-replay groups received, in arrival order.
+    pub fn full_replay_records(&self, topic: &str) -> Vec<LogRecord> {
+        full_replay_records(topic, &self.produced, &self.full)
+    }
+
+    /// Every group of every kind.
+    pub fn traces(&self) -> impl Iterator<Item = &Trace<D::Rejection>> {
+        self.incremental.iter().chain(self.late.iter().flatten()).chain(self.full.iter())
     }
 }
 
-fn full_replay_records(produced: &[(Position, HistoryRecord)], full: &GroupPair) -> Vec<LogRecord> {
+fn full_replay_records<R>(topic: &str, produced: &[Produced], full: &Groups<R>) -> Vec<LogRecord> {
     let by_position: HashMap<Position, &HistoryRecord> = produced.iter().map(|(p, r)| (*p, r)).collect();
-    let delivered = full.cart_state.phases.iter().flat_map(|t| t.committed.delivered.iter());
+    let Some(first) = full.first() else { return Vec::new() };
+    let delivered = first.phases.iter().flat_map(|t| t.committed.delivered.iter());
+    // A position no record was produced at (a log that invents records) is
+    // left out here; the only-new-events check reports it.
     delivered
-        .map(|p| {
-            let record = by_position[p];
-            LogRecord {
-                topic: crate::log::TOPIC.to_string(),
+        .filter_map(|p| {
+            let record = by_position.get(p)?;
+            Some(LogRecord {
+                topic: topic.to_string(),
                 partition: p.partition,
                 offset: p.offset,
                 key: record.key.clone(),
                 value: record.value.clone(),
-            }
+            })
         })
         .collect()
 }
 
-fn fold_block_orders<S: System>(system: &S, records: &[LogRecord]) -> Vec<BlockOrderFold> {
+fn fold_block_orders<D: Domain>(domain: &D, records: &[LogRecord]) -> Vec<BlockOrderFold> {
     let blocks = partition_blocks(records);
+    let events = decode_blocks(domain, &blocks);
     block_orders(blocks.len())
         .into_iter()
         .map(|order| BlockOrderFold {
             partitions: order.iter().map(|&i| blocks[i][0].partition).collect(),
-            cart_state: fold_blocks(system.cart_state_projection(), &blocks, &order),
-            revenue: fold_blocks(system.revenue_projection(), &blocks, &order),
+            views: domain
+                .projections()
+                .into_iter()
+                .map(|projection| {
+                    let name = projection.group_id().to_string();
+                    (name, fold_blocks(projection, &events, &order))
+                })
+                .collect(),
         })
         .collect()
 }
 
 /// A group being driven, with what it has been expected to see.
-struct Driven<R: GroupRunner> {
-    runner: R,
-    phases: Vec<PhaseTrace>,
+struct Driven<S: System> {
+    runner: S::Runner,
+    projection: String,
+    phases: Vec<PhaseTrace<<S::Domain as Domain>::Rejection>>,
     /// How many produced records the group's last commit covered.
     committed_upto: usize,
 }
 
-impl<R: GroupRunner> Driven<R> {
-    fn new(runner: R) -> Self {
-        Driven { runner, phases: Vec::new(), committed_upto: 0 }
-    }
-
-    fn run_phase(
-        &mut self,
-        log: &EventLog,
-        index: usize,
-        phase: &Phase,
-        produced: &[(Position, HistoryRecord)],
-    ) -> Result<(), RunError> {
+impl<S: System> Driven<S> {
+    fn run_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
         let expected_new = produced[self.committed_upto..].iter().map(|(p, _)| *p).collect();
         let crashed = match phase.crash {
             Some(point) => Some(
@@ -176,94 +202,96 @@ impl<R: GroupRunner> Driven<R> {
         Ok(())
     }
 
-    fn finish(self, rejected: Vec<Rejected>) -> Trace<R::View> {
-        Trace { group_id: self.runner.group_id().to_string(), phases: self.phases, view: self.runner.view(), rejected }
+    fn finish(mut self) -> Result<Trace<<S::Domain as Domain>::Rejection>, RunError> {
+        self.runner.release_consumer()?;
+        let rejected =
+            self.phases.iter().flat_map(PhaseTrace::reports).flat_map(|r| r.rejected.iter().cloned()).collect();
+        Ok(Trace {
+            projection: self.projection,
+            group_id: self.runner.group_id().to_string(),
+            phases: self.phases,
+            view: self.runner.view(),
+            rejected,
+        })
     }
 }
 
-fn rejected_of(phases: &[PhaseTrace]) -> Vec<Rejected> {
-    phases
-        .iter()
-        .flat_map(|p| p.crashed.iter().chain(std::iter::once(&p.committed)))
-        .flat_map(|r| r.rejected.iter().cloned())
-        .collect()
-}
+/// One group per registered projection, reading with `<projection>-<kind>`.
+struct DrivenGroups<S: System>(Vec<Driven<S>>);
 
-struct DrivenPair<S: System> {
-    cart_state: Driven<S::CartStateRunner>,
-    revenue: Driven<S::RevenueRunner>,
-}
-
-impl<S: System> DrivenPair<S> {
-    fn new(system: &S, suffix: &str) -> Self {
-        DrivenPair {
-            cart_state: Driven::new(system.cart_state(&format!("{}-{suffix}", CartState::GROUP_ID))),
-            revenue: Driven::new(system.revenue(&format!("{}-{suffix}", Revenue::GROUP_ID))),
-        }
+impl<S: System> DrivenGroups<S> {
+    fn new(system: &S, kind: &str) -> Self {
+        let projections = system.domain().projections();
+        DrivenGroups(
+            projections
+                .into_iter()
+                .map(|projection| {
+                    let name = projection.group_id().to_string();
+                    let runner = system.runner(projection, &format!("{name}-{kind}"));
+                    Driven { runner, projection: name, phases: Vec::new(), committed_upto: 0 }
+                })
+                .collect(),
+        )
     }
 
-    fn run_phase(
-        &mut self,
-        log: &EventLog,
-        index: usize,
-        phase: &Phase,
-        produced: &[(Position, HistoryRecord)],
-    ) -> Result<(), RunError> {
-        self.cart_state.run_phase(log, index, phase, produced)?;
-        self.revenue.run_phase(log, index, phase, produced)
+    fn run_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
+        self.0.iter_mut().try_for_each(|group| group.run_phase(log, index, phase, produced))
     }
 
     fn release(&mut self) -> Result<(), RunError> {
-        self.cart_state.runner.release_consumer()?;
-        self.revenue.runner.release_consumer()
+        self.0.iter_mut().try_for_each(|group| group.runner.release_consumer())
     }
 
-    fn finish(mut self) -> Result<GroupPair, RunError> {
-        self.release()?;
-        let cart_rejected = rejected_of(&self.cart_state.phases);
-        let revenue_rejected = rejected_of(&self.revenue.phases);
-        Ok(GroupPair {
-            cart_state: self.cart_state.finish(cart_rejected),
-            revenue: self.revenue.finish(revenue_rejected),
-        })
+    fn finish(self) -> Result<Groups<<S::Domain as Domain>::Rejection>, RunError> {
+        self.0.into_iter().map(Driven::finish).collect()
     }
 }
 
 /// Why an execution could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
-    #[error("invalid schedule: {0}")]
-    Schedule(String),
+    #[error(
+        "the log is not fresh: its topic {topic} has {partitions} partitions holding {records} records, the schedule needs {wanted} empty partitions; create a new log"
+    )]
+    NotFresh { topic: String, partitions: u32, records: u64, wanted: u32 },
     #[error(transparent)]
     Run(#[from] RunError),
 }
 
-impl From<crate::log::LogError> for ExecuteError {
-    fn from(e: crate::log::LogError) -> Self {
+impl From<LogError> for ExecuteError {
+    fn from(e: LogError) -> Self {
         ExecuteError::Run(RunError::Log(e))
     }
 }
 
-/// Produces `history` into a new log in `dir` following `schedule`, driving
-/// incremental, late and full-replay groups of both projections.
+/// Produces `history` into `log` (a new, empty log with the schedule's
+/// partition count) following `schedule`, driving incremental, late and
+/// full-replay groups of every projection of the system's domain.
 pub fn execute<S: System>(
     system: &S,
     history: &[HistoryRecord],
     schedule: &Schedule,
-    dir: &Path,
-) -> Result<Execution, ExecuteError> {
-    schedule.validate().map_err(ExecuteError::Schedule)?;
-    let mut log = EventLog::create(dir, schedule.partitions)?;
-    let mut produced: Vec<(Position, HistoryRecord)> = Vec::with_capacity(history.len());
-    let mut incremental = DrivenPair::new(system, "incremental");
-    let mut late: Option<DrivenPair<S>> = None;
+    log: &mut dyn Log,
+) -> Result<Execution<S::Domain>, ExecuteError> {
+    let records: u64 = log.end_offsets()?.iter().sum();
+    if log.partitions() != schedule.partitions() || records > 0 {
+        return Err(ExecuteError::NotFresh {
+            topic: crate::text::quoted(log.topic()),
+            partitions: log.partitions(),
+            records,
+            wanted: schedule.partitions(),
+        });
+    }
+    let mut produced: Vec<Produced> = Vec::with_capacity(history.len());
+    let mut incremental = DrivenGroups::new(system, "incremental");
+    let mut late: Option<DrivenGroups<S>> = None;
 
     let final_phase = Phase { produce: usize::MAX, ..Phase::default() };
-    let phases = schedule.phases.iter().chain(std::iter::once(&final_phase));
+    let phases = schedule.phases().iter().chain(std::iter::once(&final_phase));
     for (index, phase) in phases.enumerate() {
         let end = produced.len().saturating_add(phase.produce).min(history.len());
         for record in &history[produced.len()..end] {
-            let position = log.append_raw(record.key.as_deref(), &record.value)?;
+            let position = log.append(record.key.as_deref(), &record.value)?;
             produced.push((position, record.clone()));
         }
         if phase.reopen {
@@ -273,25 +301,28 @@ pub fn execute<S: System>(
             }
             log.reopen()?;
         }
-        if schedule.late_join == Some(index) {
-            late = Some(DrivenPair::new(system, "late"));
+        if schedule.late_join() == Some(index) {
+            late = Some(DrivenGroups::new(system, "late"));
         }
-        incremental.run_phase(&log, index, phase, &produced)?;
+        incremental.run_phase(log, index, phase, &produced)?;
         if let Some(late) = late.as_mut() {
-            late.run_phase(&log, index, &Phase::default(), &produced)?;
+            late.run_phase(log, index, &Phase::default(), &produced)?;
         }
     }
-    assert_eq!(produced.len(), history.len(), "the final phase produces the rest of the history");
+    debug_assert_eq!(produced.len(), history.len(), "the final phase produces the rest of the history");
 
-    let mut full = DrivenPair::new(system, "full");
-    full.run_phase(&log, schedule.phases.len() + 1, &Phase::default(), &produced)?;
+    let mut full = DrivenGroups::new(system, "full");
+    full.run_phase(log, schedule.phases().len() + 1, &Phase::default(), &produced)?;
     let full = full.finish()?;
-    let block_orders = fold_block_orders(system, &full_replay_records(&produced, &full));
+    let domain = system.domain();
+    let block_orders = fold_block_orders(domain, &full_replay_records(log.topic(), &produced, &full));
+    let model = domain.model(&produced);
     Ok(Execution {
         produced,
         incremental: incremental.finish()?,
-        late: late.map(DrivenPair::finish).transpose()?,
+        late: late.map(DrivenGroups::finish).transpose()?,
         full,
         block_orders,
+        model,
     })
 }

@@ -1,18 +1,21 @@
-//! The harness: schedules, an executor that runs them on a real log, an
-//! independent model, the property checks, generators, and replay files.
+//! The harness core, generic over the domain and the log: schedules, an
+//! executor that runs them on a real log, the property checks, partition
+//! blocks, diffs, replay files and schedule generators.
 //!
-//! The test suite, the `replay` command and later campaigns all call this
-//! module; none keeps a copy of it.
+//! It knows no domain: it reads records through [`crate::domain::Domain`]
+//! and the log through [`crate::log::Log`]. The test suite, the `replay`
+//! command and later campaigns all call this module; none keeps a copy.
 
 pub mod blocks;
 pub mod check;
 pub mod diff;
 pub mod execute;
 pub mod generate;
-pub mod model;
+pub mod replay;
 pub mod replay_file;
 pub mod schedule;
 
 pub use check::Violation;
-pub use execute::{ExecuteError, Execution, HistoryRecord, Production, System, execute};
-pub use schedule::{Phase, Schedule};
+pub use execute::{ExecuteError, Execution, Production, System, WithSteps, execute};
+pub use generate::Case;
+pub use schedule::{Phase, Schedule, ScheduleError};

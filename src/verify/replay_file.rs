@@ -1,21 +1,39 @@
-//! Replay files: a history as JSON lines, optionally headed by the schedule
-//! that ran it. The same format is read by `event-sourced-cart replay` and
-//! written by the property tests for every shrunk failure.
+//! Replay files: a history and, optionally, the schedule that ran it. The
+//! same format is read by `event-sourced-cart replay` and written by the
+//! property tests for every shrunk failure.
 //!
+//! Two formats, told apart by the first line:
+//!
+//! **Records** (what failing properties write): a header line with
+//! `"format":"records"`, then one record per line with its key and its raw
+//! value, byte for byte. `json` holds a value that is one line of JSON,
+//! verbatim; `text` holds any other value as a JSON string; a record
+//! without `key` has no key.
 //! ```text
-//! {"schedule":{"partitions":2,"phases":[{"produce":3,"crash":"BeforeCommit"}]}}
-//! {"type":"AddItem","cart_id":"c1","item":"Widget","qty":2,"price":9.99}
-//! {"type":"Checkout","cart_id":"c1"}
+//! {"format":"records","schedule":{"partitions":2,"phases":[{"produce":1,"crash":"BeforeCommit"}]}}
+//! {"key":"c1","json":{"type":"AddItem","cart_id":"c1","item":"Widget","qty":2,"price":9.99}}
+//! {"key":"other","json":{"type":"Checkout","cart_id":"c1"}}
+//! {"key":"c1","text":"{\"type\":\"AddItem\",\"cart_id\":\"c1\""}
+//! {"text":"not json at all"}
 //! ```
-//! Every other line is one record value, produced verbatim and keyed by its
-//! `cart_id`. Blank lines are skipped.
+//!
+//! **Plain** (hand-written): one record value per line, produced verbatim
+//! under the key the domain reads from it ([`Domain::key_of_value`]; for
+//! carts, the `cart_id`), optionally headed by `{"schedule":{...}}`.
+//!
+//! In both, blank lines are skipped.
 
-use super::execute::HistoryRecord;
 use super::schedule::Schedule;
-use std::path::{Path, PathBuf};
+use crate::domain::{Domain, HistoryRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::path::PathBuf;
 
 /// Most records one replay file may hold (explicit bound).
 pub const MAX_RECORDS: usize = 1_000_000;
+
+/// The `format` of a records file's header.
+const RECORDS_FORMAT: &str = "records";
 
 /// A parsed replay file.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,45 +52,106 @@ pub struct InputError {
     pub message: String,
 }
 
-#[derive(serde::Deserialize)]
+/// The first line of a records file, or of a plain file with a schedule.
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
-    schedule: Schedule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule: Option<Schedule>,
 }
 
-/// Parses a replay file. A line that is not a JSON object, or has no string
-/// `cart_id` to key its record by, is an error naming the line.
-pub fn parse(text: &str) -> Result<ReplayFile, InputError> {
+/// One line of a records file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordLine<'a> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// `Some` even for a `null` value (serde reads a plain `Option` of
+    /// `null` as `None`).
+    #[serde(default, borrow, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    json: Option<&'a RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// Parses a replay file. Plain lines are keyed by `domain`; a line that
+/// cannot be keyed, or any malformed line, is an error naming the line.
+pub fn parse<D: Domain>(domain: &D, text: &str) -> Result<ReplayFile, InputError> {
     let mut file = ReplayFile { history: Vec::new(), lines: Vec::new(), schedule: None };
-    for (index, raw) in text.lines().enumerate() {
+    let mut records_format = false;
+    let mut seen_first = false;
+    for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
         let fail = |message: String| InputError { line, message };
-        let value = raw.trim_end_matches('\r');
+        let value = raw.strip_suffix('\r').unwrap_or(raw);
         if value.trim().is_empty() {
             continue;
         }
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(value)
-            .map_err(|e| fail(format!("not a JSON object ({}); write one event object per line", without_line(&e))))?;
-        if object.contains_key("schedule") && !object.contains_key("type") {
-            if file.schedule.is_some() || !file.history.is_empty() {
-                return Err(fail("a schedule line must be the first line, and there is at most one".into()));
-            }
-            let header: Header =
-                serde_json::from_str(value).map_err(|e| fail(format!("bad schedule ({})", without_line(&e))))?;
-            header.schedule.validate().map_err(|m| fail(format!("bad schedule: {m}")))?;
-            file.schedule = Some(header.schedule);
+        let first = !seen_first;
+        seen_first = true;
+        if first && let Some(header) = header(value).map_err(fail)? {
+            records_format = header.format.is_some();
+            file.schedule = header.schedule;
             continue;
         }
-        let Some(serde_json::Value::String(cart_id)) = object.get("cart_id") else {
-            return Err(fail("no string \"cart_id\" to key the record by; every event names its cart".into()));
-        };
         if file.history.len() >= MAX_RECORDS {
             return Err(fail(format!("more than {MAX_RECORDS} records; split the file")));
         }
-        file.history.push(HistoryRecord { key: Some(cart_id.clone()), value: value.to_string() });
+        let record = if records_format { record_line(value) } else { plain_line(domain, value) }.map_err(fail)?;
+        file.history.push(record);
         file.lines.push(line);
     }
     Ok(file)
+}
+
+/// The header, if `value` is one: an object whose keys are only `format`
+/// and `schedule` (a plain event never is).
+fn header(value: &str) -> Result<Option<Header>, String> {
+    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(value) else {
+        return Ok(None);
+    };
+    let is_header = !object.is_empty() && object.keys().all(|k| k == "format" || k == "schedule");
+    if !is_header {
+        return Ok(None);
+    }
+    let header: Header =
+        serde_json::from_str(value).map_err(|e| format!("bad schedule line ({})", without_line(&e)))?;
+    match header.format.as_deref() {
+        None | Some(RECORDS_FORMAT) => Ok(Some(header)),
+        Some(other) => Err(format!(
+            "unknown format {}; this version reads \"{RECORDS_FORMAT}\" files and plain files",
+            crate::text::quoted(other)
+        )),
+    }
+}
+
+fn record_line(value: &str) -> Result<HistoryRecord, String> {
+    let line: RecordLine = serde_json::from_str(value).map_err(|e| {
+        format!(
+            "not a record line ({}); write {{\"key\":\"...\",\"json\":...}} or {{\"key\":\"...\",\"text\":\"...\"}}",
+            without_line(&e)
+        )
+    })?;
+    let value = match (line.json, line.text) {
+        (Some(json), None) => json.get().to_string(),
+        (None, Some(text)) => text,
+        _ => return Err("a record line holds exactly one of \"json\" and \"text\"".into()),
+    };
+    Ok(HistoryRecord { key: line.key, value })
+}
+
+fn plain_line<D: Domain>(domain: &D, value: &str) -> Result<HistoryRecord, String> {
+    if value.trim_start().starts_with("{\"schedule\"") {
+        return Err("a schedule line must be the first line, and there is at most one".into());
+    }
+    let key = domain.key_of_value(value)?;
+    Ok(HistoryRecord { key: Some(key), value: value.to_string() })
 }
 
 /// serde_json's message without its "line 1" (each replay line is parsed
@@ -81,32 +160,44 @@ fn without_line(e: &serde_json::Error) -> String {
     e.to_string().replace(" at line 1 column ", " at column ")
 }
 
-/// Renders a history and its schedule as a replay file.
+/// Renders a history and its schedule as a records file: every key and
+/// value exactly, so that parsing it gives back the same case.
 pub fn render(history: &[HistoryRecord], schedule: &Schedule) -> String {
-    let header = serde_json::json!({ "schedule": schedule });
-    let mut out = header.to_string();
+    let header = Header { format: Some(RECORDS_FORMAT.to_string()), schedule: Some(schedule.clone()) };
+    let mut out = serde_json::to_string(&header).unwrap_or_default();
     out.push('\n');
     for record in history {
-        out.push_str(&record.value);
+        let verbatim = verbatim_json(&record.value);
+        let line = RecordLine {
+            key: record.key.clone(),
+            json: verbatim,
+            text: if verbatim.is_some() { None } else { Some(record.value.clone()) },
+        };
+        // Strings and raw JSON always serialize.
+        out.push_str(&serde_json::to_string(&line).unwrap_or_default());
         out.push('\n');
     }
     out
 }
 
-/// Where failing cases are written: `$CART_FAILURES_DIR`, else
-/// `target/failures` under the package root (the working directory of
-/// `cargo test`).
-pub fn failures_dir() -> PathBuf {
-    std::env::var_os("CART_FAILURES_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new("target").join("failures"))
+/// `value` as raw JSON if it reads back byte for byte from a `json` field:
+/// one JSON value, on one line, with no surrounding whitespace.
+fn verbatim_json(value: &str) -> Option<&RawValue> {
+    if value.contains(['\n', '\r']) || value.trim() != value {
+        return None;
+    }
+    let raw: &RawValue = serde_json::from_str(value).ok()?;
+    (raw.get() == value).then_some(raw)
 }
 
-/// Writes a failing case as `<dir>/<name>.jsonl` and returns its path.
-/// Each failure of a property overwrites the last, so after shrinking the
-/// file holds the minimal case.
+/// Writes a failing case as `<failures dir>/<name>.jsonl` and returns its
+/// path. Each failure of a property overwrites the last, so after
+/// shrinking the file holds the minimal case.
 pub fn write_failure(name: &str, history: &[HistoryRecord], schedule: &Schedule) -> std::io::Result<PathBuf> {
-    let dir = failures_dir();
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{name}.jsonl"));
+    let settings =
+        crate::settings::Settings::get().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    std::fs::create_dir_all(&settings.failures_dir)?;
+    let path = settings.failures_dir.join(format!("{name}.jsonl"));
     std::fs::write(&path, render(history, schedule))?;
     Ok(path)
 }

@@ -1,4 +1,8 @@
 //! Schedules: how a history is produced and consumed, phase by phase.
+//!
+//! A [`Schedule`] is valid by construction: [`Schedule::new`] is the one
+//! place its bounds are checked, used by replay files (through serde),
+//! the CLI's `--split-at` and the generators alike.
 
 use crate::runner::CrashPoint;
 use serde::{Deserialize, Serialize};
@@ -6,16 +10,19 @@ use serde::{Deserialize, Serialize};
 /// Upper bound on phases in one schedule (explicit bound, TigerStyle).
 pub const MAX_PHASES: usize = 64;
 
+/// Partition counts a schedule may ask for.
+pub const MAX_PARTITIONS: u32 = crate::log::MAX_PARTITIONS;
+
 /// One commit point of the incremental groups.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     /// Records produced (in history order) before this phase polls. Clamped
     /// to what is left of the history.
     pub produce: usize,
-    /// Drop every consumer and the broker, and open the directory again
-    /// before polling, as a restarted broker process would. The runners and
-    /// their in-memory views live on (see [`crate::runner::CrashPoint`]).
+    /// Drop every consumer and the broker, and open the log again before
+    /// polling, as a restarted broker process would. The runners and their
+    /// in-memory views live on (see [`crate::runner::CrashPoint`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub reopen: bool,
     /// Poll with the previous phase's Consumer object instead of a new one
@@ -32,29 +39,82 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Why a schedule is not valid; each message says what to change.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("partitions is {0}; use 1 to {MAX_PARTITIONS}")]
+    Partitions(u32),
+    #[error("{0} phases; use at most {MAX_PHASES}")]
+    TooManyPhases(usize),
+    #[error("late_join is {late_join}; use a phase index from 0 to {phases}")]
+    LateJoin { late_join: usize, phases: usize },
+    #[error("split point {point} is past the end: the history has {records} records")]
+    SplitPastEnd { point: usize, records: usize },
+}
+
 /// How a history is run against the log.
 ///
 /// Phases run in order; after them, whatever is left of the history is
 /// produced and a final phase runs, so every history is produced in full.
 /// Then a fresh group replays everything at once (the full replay).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "UncheckedSchedule")]
 pub struct Schedule {
     /// Partition count of the topic.
-    pub partitions: u32,
-    #[serde(default)]
-    pub phases: Vec<Phase>,
+    partitions: u32,
+    phases: Vec<Phase>,
     /// If set, a late group starts at this phase index (`phases.len()` means
     /// the final phase), replaying from earliest, then goes on incrementally.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late_join: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    late_join: Option<usize>,
+}
+
+/// A schedule as read from a file, before [`Schedule::new`] checks it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncheckedSchedule {
+    partitions: u32,
+    #[serde(default)]
+    phases: Vec<Phase>,
+    #[serde(default)]
+    late_join: Option<usize>,
+}
+
+impl TryFrom<UncheckedSchedule> for Schedule {
+    type Error = ScheduleError;
+    fn try_from(s: UncheckedSchedule) -> Result<Schedule, ScheduleError> {
+        Schedule::new(s.partitions, s.phases, s.late_join)
+    }
 }
 
 impl Schedule {
-    /// Plain split replay: produce up to each `split_at` point, then poll
-    /// and commit. Points are sorted; repeats are allowed (empty phases).
-    pub fn split_at(partitions: u32, split_at: &[usize]) -> Schedule {
-        let mut points = split_at.to_vec();
+    /// A schedule, if within bounds.
+    pub fn new(partitions: u32, phases: Vec<Phase>, late_join: Option<usize>) -> Result<Schedule, ScheduleError> {
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(ScheduleError::Partitions(partitions));
+        }
+        if phases.len() > MAX_PHASES {
+            return Err(ScheduleError::TooManyPhases(phases.len()));
+        }
+        if let Some(k) = late_join
+            && k > phases.len()
+        {
+            return Err(ScheduleError::LateJoin { late_join: k, phases: phases.len() });
+        }
+        Ok(Schedule { partitions, phases, late_join })
+    }
+
+    /// Plain split replay of `records` records: produce up to each point,
+    /// then poll and commit. Points are sorted; repeats are allowed (empty
+    /// phases); a point past the end is refused.
+    pub fn split_at(partitions: u32, points: &[usize], records: usize) -> Result<Schedule, ScheduleError> {
+        if points.len() > MAX_PHASES {
+            return Err(ScheduleError::TooManyPhases(points.len()));
+        }
+        if let Some(&point) = points.iter().find(|p| **p > records) {
+            return Err(ScheduleError::SplitPastEnd { point, records });
+        }
+        let mut points = points.to_vec();
         points.sort_unstable();
         let mut previous = 0;
         let phases = points
@@ -65,22 +125,60 @@ impl Schedule {
                 phase
             })
             .collect();
-        Schedule { partitions, phases, late_join: None }
+        Schedule::new(partitions, phases, None)
     }
 
-    /// Checks the explicit bounds; the message says what to change.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=crate::log::MAX_PARTITIONS).contains(&self.partitions) {
-            return Err(format!("partitions is {}; use 1 to {}", self.partitions, crate::log::MAX_PARTITIONS));
-        }
-        if self.phases.len() > MAX_PHASES {
-            return Err(format!("{} phases; use at most {MAX_PHASES}", self.phases.len()));
-        }
-        if let Some(k) = self.late_join
-            && k > self.phases.len()
-        {
-            return Err(format!("late_join is {k}; use a phase index from 0 to {}", self.phases.len()));
-        }
-        Ok(())
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    pub fn late_join(&self) -> Option<usize> {
+        self.late_join
+    }
+
+    /// The cumulative commit points of the phases, clamped to `records`.
+    pub fn split_points(&self, records: usize) -> Vec<usize> {
+        let mut total = 0usize;
+        self.phases
+            .iter()
+            .map(|p| {
+                total = total.saturating_add(p.produce).min(records);
+                total
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_checked_on_construction_and_on_reading() {
+        assert_eq!(Schedule::new(0, vec![], None), Err(ScheduleError::Partitions(0)));
+        assert_eq!(Schedule::new(257, vec![], None), Err(ScheduleError::Partitions(257)));
+        assert_eq!(
+            Schedule::new(1, vec![Phase::default(); MAX_PHASES + 1], None),
+            Err(ScheduleError::TooManyPhases(MAX_PHASES + 1))
+        );
+        assert_eq!(Schedule::new(1, vec![], Some(1)), Err(ScheduleError::LateJoin { late_join: 1, phases: 0 }));
+        assert!(Schedule::new(256, vec![Phase::default(); MAX_PHASES], Some(MAX_PHASES)).is_ok());
+        let error = serde_json::from_str::<Schedule>(r#"{"partitions":0}"#).unwrap_err();
+        assert!(error.to_string().contains("partitions is 0; use 1 to 256"), "{error}");
+        let error = serde_json::from_str::<Schedule>(r#"{"partitions":1,"late_join":2}"#).unwrap_err();
+        assert!(error.to_string().contains("late_join is 2"), "{error}");
+    }
+
+    #[test]
+    fn split_points_are_sorted_and_bounded() {
+        let s = Schedule::split_at(2, &[3, 1, 3], 5).unwrap();
+        assert_eq!(s.phases().iter().map(|p| p.produce).collect::<Vec<_>>(), [1, 2, 0]);
+        assert_eq!(s.split_points(5), [1, 3, 3]);
+        assert_eq!(Schedule::split_at(1, &[6], 5), Err(ScheduleError::SplitPastEnd { point: 6, records: 5 }));
+        assert_eq!(Schedule::split_at(0, &[], 5), Err(ScheduleError::Partitions(0)));
     }
 }

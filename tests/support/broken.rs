@@ -1,262 +1,382 @@
-//! Deliberately broken runners and projections: each property must be seen
-//! catching one of these bugs.
+//! Deliberately broken systems: each property must be seen catching one.
+//!
+//! Every bug is built from the production code with one step changed, so
+//! that the broken system cannot drift from the real one:
+//! - runner bugs are the production [`Runner`]'s [`Steps`] with one step
+//!   replaced ([`RunnerBug::steps`]);
+//! - projection bugs feed the real `CartState` one changed event
+//!   ([`ProjectionBug`]);
+//! - decoding bugs wrap the real decoder with one rule relaxed
+//!   ([`DecodeBug`]), each letting through one kind of noise.
 
-use event_sourced_cart::event::{DomainEvent, decode};
-use event_sourced_cart::log::{EventLog, GroupConsumer};
-use event_sourced_cart::money::Cents;
-use event_sourced_cart::projection::{CartStateView, Line, Projection, Revenue};
-use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, PhaseReport, RunError};
-use event_sourced_cart::verify::System;
-use std::collections::{BTreeMap, HashMap};
+use event_sourced_cart::cart::Cart;
+use event_sourced_cart::cart::event::{CartEvent, DecodeError, DomainEvent, InvalidEvent, check_name, parse_event};
+use event_sourced_cart::cart::generate::NoiseKind;
+use event_sourced_cart::cart::money::{Cents, PriceError};
+use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, UnitsSold};
+use event_sourced_cart::domain::{
+    BoxedProjection, Domain, Model, Produced, Projection, Rejected, decode_record, register,
+};
+use event_sourced_cart::log::{GroupConsumer, Log, LogError};
+use event_sourced_cart::record::LogRecord;
+use event_sourced_cart::runner::{GroupRunner, PhaseReport, RunError, Runner, Step, Steps};
+use event_sourced_cart::verify::{Production, WithSteps};
+use std::collections::HashMap;
 
-/// Bugs planted in a runner.
+/// Bugs planted in the runner's steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunnerBug {
-    /// Commits right after the poll, then applies.
+    /// Commits right after the poll, then applies (the order of the steps).
     CommitsBeforeApplying,
     /// Skips the last record each partition returns in a poll (an
     /// off-by-one in a range loop). Per partition, so the bug does not
     /// depend on merkql's varying block order and shrinks deterministically.
     DropsLastRecord,
-    /// Applies redelivered records again.
+    /// Applies redelivered records again (no skip of applied offsets).
     NoDuplicateTracking,
     /// Reads with a new group id every phase, so never resumes from a commit.
     ForgetsCommits,
 }
 
-/// Bugs planted in the cart-state projection.
+impl RunnerBug {
+    /// The production steps with the one this bug changes.
+    pub fn steps<D: Domain>(self) -> Steps<D> {
+        let production = Steps::production();
+        match self {
+            RunnerBug::CommitsBeforeApplying => Steps { order: [Step::Commit, Step::Apply], ..production },
+            RunnerBug::DropsLastRecord => Steps { apply: apply_all_but_last_of_each_partition, ..production },
+            RunnerBug::NoDuplicateTracking => Steps { apply: apply_every_record, ..production },
+            RunnerBug::ForgetsCommits => Steps { consumer: consumer_of_a_new_group, ..production },
+        }
+    }
+}
+
+fn apply_all_but_last_of_each_partition<D: Domain>(
+    runner: &mut Runner<D>,
+    records: &[LogRecord],
+    report: &mut PhaseReport<D::Rejection>,
+) {
+    let last_of_block = |i: usize| records.get(i + 1).is_none_or(|next| next.partition != records[i].partition);
+    let kept: Vec<LogRecord> =
+        records.iter().enumerate().filter(|(i, _)| !last_of_block(*i)).map(|(_, r)| r.clone()).collect();
+    runner.apply_batch(&kept, report);
+}
+
+fn apply_every_record<D: Domain>(
+    runner: &mut Runner<D>,
+    records: &[LogRecord],
+    report: &mut PhaseReport<D::Rejection>,
+) {
+    for record in records {
+        runner.apply_record(record, report);
+    }
+}
+
+fn consumer_of_a_new_group<D: Domain>(
+    runner: &mut Runner<D>,
+    log: &dyn Log,
+    _reuse: bool,
+) -> Result<Box<dyn GroupConsumer>, LogError> {
+    runner.release_consumer().map_err(|RunError::Log(e)| e)?;
+    log.consumer(&format!("{}-{}", runner.group_id(), runner.phases_run()))
+}
+
+/// A planted runner bug on the cart domain.
+pub fn runner_bug(bug: RunnerBug) -> WithSteps<Cart> {
+    WithSteps { domain: Cart, steps: bug.steps() }
+}
+
+/// Bugs planted in the cart-state projection, each as one changed event
+/// fed to the real `CartState`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProjectionBug {
-    /// A re-added item takes the new price instead of keeping the first.
+    /// A re-added item takes the new price instead of keeping the first
+    /// (the line is replaced by one at the new price with the summed qty).
     KeepsLastPrice,
-    /// `RemoveItem` does nothing.
+    /// `RemoveItem` is dropped.
     IgnoresRemovals,
     /// New lines take the price an item was first seen at in *any* cart,
     /// so the view depends on the order of carts across partitions.
     SharesPricesAcrossCarts,
+    /// Item names are trimmed and lowercased before use, so near-identical
+    /// names ("Widget", "widget ") become one line.
+    ConfusesNearNames,
 }
 
-/// A cart-state projection with one planted bug.
+/// The real `CartState` behind one planted bug.
 pub struct BuggyCartState {
     bug: ProjectionBug,
-    view: CartStateView,
+    inner: CartState,
     first_seen_price: HashMap<String, Cents>,
 }
 
-impl BuggyCartState {
-    pub fn new(bug: ProjectionBug) -> Self {
-        BuggyCartState { bug, view: CartStateView::default(), first_seen_price: HashMap::new() }
-    }
-}
-
 impl Projection for BuggyCartState {
+    type Event = DomainEvent;
     type View = CartStateView;
+
     fn group_id(&self) -> &str {
-        "cart-state"
+        self.inner.group_id()
     }
+
     fn apply(&mut self, event: &DomainEvent) {
-        match event {
-            DomainEvent::AddItem { cart_id, item, qty, unit_price } => {
-                let mut price = *unit_price;
-                if self.bug == ProjectionBug::SharesPricesAcrossCarts {
-                    price = *self.first_seen_price.entry(item.clone()).or_insert(price);
-                }
-                let cart = self.view.carts.entry(cart_id.clone()).or_default();
-                match cart.lines.iter_mut().find(|l| &l.item == item) {
+        let changed = match (self.bug, event.clone()) {
+            (ProjectionBug::IgnoresRemovals, DomainEvent::RemoveItem { .. }) => return,
+            (ProjectionBug::KeepsLastPrice, DomainEvent::AddItem { cart_id, item, qty, unit_price }) => {
+                let line = self
+                    .inner
+                    .view()
+                    .carts
+                    .get(&cart_id)
+                    .and_then(|c| c.lines.iter().find(|l| l.item == item).cloned());
+                match line {
                     Some(line) => {
-                        line.qty = line.qty.saturating_add(u64::from(*qty));
-                        if self.bug == ProjectionBug::KeepsLastPrice {
-                            line.unit_price = price;
-                        }
+                        self.inner.apply(&DomainEvent::RemoveItem { cart_id: cart_id.clone(), item: item.clone() });
+                        let total = line.qty.saturating_add(u64::from(qty)).min(u64::from(u32::MAX)) as u32;
+                        DomainEvent::AddItem { cart_id, item, qty: total, unit_price }
                     }
-                    None => cart.lines.push(Line { item: item.clone(), qty: u64::from(*qty), unit_price: price }),
+                    None => DomainEvent::AddItem { cart_id, item, qty, unit_price },
                 }
             }
-            DomainEvent::RemoveItem { cart_id, item } => {
-                if self.bug != ProjectionBug::IgnoresRemovals
-                    && let Some(cart) = self.view.carts.get_mut(cart_id)
-                {
-                    cart.lines.retain(|l| &l.item != item);
-                }
+            (ProjectionBug::SharesPricesAcrossCarts, DomainEvent::AddItem { cart_id, item, qty, unit_price }) => {
+                let unit_price = *self.first_seen_price.entry(item.clone()).or_insert(unit_price);
+                DomainEvent::AddItem { cart_id, item, qty, unit_price }
             }
-            DomainEvent::Checkout { .. } => {}
-        }
+            (ProjectionBug::ConfusesNearNames, DomainEvent::AddItem { cart_id, item, qty, unit_price }) => {
+                DomainEvent::AddItem { cart_id, item: item.trim().to_lowercase(), qty, unit_price }
+            }
+            (ProjectionBug::ConfusesNearNames, DomainEvent::RemoveItem { cart_id, item }) => {
+                DomainEvent::RemoveItem { cart_id, item: item.trim().to_lowercase() }
+            }
+            (_, event) => event,
+        };
+        self.inner.apply(&changed);
     }
+
     fn view(&self) -> CartStateView {
-        self.view.clone()
+        self.inner.view()
     }
 }
 
-/// A runner with an optional planted bug; without one it behaves like the
-/// production runner (same steps, same order).
-pub struct BrokenRunner<P: Projection> {
-    bug: Option<RunnerBug>,
-    projection: P,
-    group_id: String,
-    phases_run: usize,
-    consumer: Option<GroupConsumer>,
-    next_offset: BTreeMap<u32, u64>,
+/// Bugs planted in decoding: each relaxes one rule of the real decoder, so
+/// that one kind of noise gets applied (or, for [`DecodeBug::SkipsNonJson`],
+/// silently dropped instead of counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeBug {
+    /// Closes a truncated object with `}` and reads it again.
+    RepairsTruncatedJson,
+    /// Matches `type` case-insensitively.
+    CaseInsensitiveType,
+    /// Accepts `qty` 0.
+    AcceptsZeroQuantity,
+    /// Rounds prices to whole cents instead of rejecting extra decimals.
+    RoundsPrices,
+    /// Reads a negative price as 0.00.
+    ClampsNegativePrices,
+    /// Skips the key rule.
+    IgnoresTheKey,
+    /// Applies the key rule only to records that have a key.
+    AcceptsMissingKeys,
+    /// Accepts an empty `cart_id`.
+    AcceptsEmptyCartIds,
+    /// Reads the last copy of a duplicated field.
+    LastDuplicateWins,
+    /// Skips values that are not JSON objects without counting them.
+    SkipsNonJson,
 }
 
-impl<P: Projection> BrokenRunner<P> {
-    pub fn new(bug: Option<RunnerBug>, projection: P, group_id: &str) -> Self {
-        BrokenRunner {
-            bug,
-            projection,
-            group_id: group_id.to_string(),
-            phases_run: 0,
-            consumer: None,
-            next_offset: BTreeMap::new(),
+impl DecodeBug {
+    /// The bug that lets `kind` through.
+    pub fn for_noise(kind: NoiseKind) -> DecodeBug {
+        match kind {
+            NoiseKind::TruncatedJson => DecodeBug::RepairsTruncatedJson,
+            NoiseKind::UnknownType => DecodeBug::CaseInsensitiveType,
+            NoiseKind::ZeroQuantity => DecodeBug::AcceptsZeroQuantity,
+            NoiseKind::FractionalCents => DecodeBug::RoundsPrices,
+            NoiseKind::NegativePrice => DecodeBug::ClampsNegativePrices,
+            NoiseKind::WrongKey => DecodeBug::IgnoresTheKey,
+            NoiseKind::NoKey => DecodeBug::AcceptsMissingKeys,
+            NoiseKind::EmptyCartId => DecodeBug::AcceptsEmptyCartIds,
+            NoiseKind::DuplicateField => DecodeBug::LastDuplicateWins,
+            NoiseKind::NotJson => DecodeBug::SkipsNonJson,
         }
-    }
-
-    fn apply(&mut self, records: &[event_sourced_cart::record::LogRecord], report: &mut PhaseReport) {
-        let last_of_block = |i: usize| records.get(i + 1).is_none_or(|next| next.partition != records[i].partition);
-        for (i, record) in records.iter().enumerate() {
-            if self.bug == Some(RunnerBug::DropsLastRecord) && last_of_block(i) {
-                continue;
-            }
-            let expected = self.next_offset.entry(record.partition).or_insert(0);
-            if record.offset < *expected && self.bug != Some(RunnerBug::NoDuplicateTracking) {
-                report.duplicates.push(record.position());
-                continue;
-            }
-            *expected = (*expected).max(record.offset + 1);
-            match decode(record) {
-                Ok(event) => {
-                    self.projection.apply(&event);
-                    report.applied.push(record.position());
-                }
-                Err(rejected) => report.rejected.push(rejected),
-            }
-        }
-    }
-}
-
-impl<P: Projection> GroupRunner for BrokenRunner<P> {
-    type View = P::View;
-
-    fn group_id(&self) -> &str {
-        &self.group_id
-    }
-
-    fn phase(&mut self, log: &EventLog, options: PhaseOptions) -> Result<PhaseReport, RunError> {
-        self.phases_run += 1;
-        let group = match self.bug {
-            Some(RunnerBug::ForgetsCommits) => format!("{}-{}", self.group_id, self.phases_run),
-            _ => self.group_id.clone(),
-        };
-        let mut consumer = match self.consumer.take() {
-            Some(c) if options.reuse_consumer && self.bug != Some(RunnerBug::ForgetsCommits) => c,
-            _ => log.consumer(&group)?,
-        };
-        let records = consumer.poll()?;
-        let mut report =
-            PhaseReport { delivered: records.iter().map(|r| r.position()).collect(), ..Default::default() };
-        let commits_first = self.bug == Some(RunnerBug::CommitsBeforeApplying);
-        // The crash points sit where this runner's steps put them.
-        let (first_crash, second_crash) = if commits_first {
-            (CrashPoint::BeforeCommit, CrashPoint::BeforeApply)
-        } else {
-            (CrashPoint::BeforeApply, CrashPoint::BeforeCommit)
-        };
-        if options.crash == Some(first_crash) {
-            return Ok(report);
-        }
-        if commits_first {
-            consumer.commit()?;
-        } else {
-            self.apply(&records, &mut report);
-        }
-        if options.crash == Some(second_crash) {
-            return Ok(report);
-        }
-        if commits_first {
-            self.apply(&records, &mut report);
-        } else {
-            consumer.commit()?;
-        }
-        report.committed = true;
-        self.consumer = Some(consumer);
-        Ok(report)
-    }
-
-    fn release_consumer(&mut self) -> Result<(), RunError> {
-        if let Some(c) = self.consumer.take() {
-            c.close()?;
-        }
-        Ok(())
-    }
-
-    fn view(&self) -> P::View {
-        self.projection.view()
     }
 }
 
-/// A system with planted bugs: the runner bug applies to both projections,
-/// the projection bug to cart-state.
+/// The cart domain with planted bugs: the real one where none is planted.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct BrokenSystem {
-    pub runner: Option<RunnerBug>,
+pub struct PlantedCart {
     pub projection: Option<ProjectionBug>,
+    pub decode: Option<DecodeBug>,
 }
 
-impl BrokenSystem {
-    pub fn runner(bug: RunnerBug) -> Self {
-        BrokenSystem { runner: Some(bug), projection: None }
-    }
-    pub fn projection(bug: ProjectionBug) -> Self {
-        BrokenSystem { runner: None, projection: Some(bug) }
-    }
-}
+impl Domain for PlantedCart {
+    type Event = DomainEvent;
+    type Rejection = DecodeError;
 
-/// Cart state through the broken runner: correct unless a bug is planted.
-pub enum MaybeBuggyCartState {
-    Correct(event_sourced_cart::projection::CartState),
-    Buggy(BuggyCartState),
-}
-
-impl Projection for MaybeBuggyCartState {
-    type View = CartStateView;
-    fn group_id(&self) -> &str {
-        "cart-state"
+    fn topic(&self) -> &str {
+        Cart.topic()
     }
-    fn apply(&mut self, event: &DomainEvent) {
-        match self {
-            MaybeBuggyCartState::Correct(p) => p.apply(event),
-            MaybeBuggyCartState::Buggy(p) => p.apply(event),
+
+    fn decode(&self, value: &str) -> Result<DomainEvent, DecodeError> {
+        let real = parse_event(value);
+        let Err(error) = &real else { return real };
+        match (self.decode, error) {
+            (Some(DecodeBug::RepairsTruncatedJson), DecodeError::NotJson(_)) => {
+                parse_event(&format!("{value}}}")).or(real)
+            }
+            (Some(DecodeBug::CaseInsensitiveType), DecodeError::NotAnEvent(m)) if m.starts_with("field `type`") => {
+                with_field(value, "type", |v| match v.as_str() {
+                    Some(t) if t.eq_ignore_ascii_case("checkout") => serde_json::json!("Checkout"),
+                    _ => v,
+                })
+                .or(real)
+            }
+            (Some(DecodeBug::AcceptsZeroQuantity), DecodeError::Invalid(InvalidEvent::ZeroQuantity)) => {
+                validate_without(value, Rule::Quantity).or(real)
+            }
+            (
+                Some(DecodeBug::RoundsPrices),
+                DecodeError::Invalid(InvalidEvent::Price(PriceError::FractionalCents(_))),
+            ) => validate_without(value, Rule::WholeCents).or(real),
+            (
+                Some(DecodeBug::ClampsNegativePrices),
+                DecodeError::Invalid(InvalidEvent::Price(PriceError::Negative(_))),
+            ) => with_field(value, "price", |_| serde_json::json!(0)).or(real),
+            (Some(DecodeBug::AcceptsEmptyCartIds), DecodeError::Invalid(InvalidEvent::EmptyName { .. })) => {
+                validate_without(value, Rule::EmptyName).or(real)
+            }
+            (Some(DecodeBug::LastDuplicateWins), DecodeError::NotAnEvent(_)) => {
+                // Through serde_json's map, where the last copy wins.
+                serde_json::from_str::<serde_json::Value>(value)
+                    .ok()
+                    .and_then(|v| parse_event(&v.to_string()).ok())
+                    .ok_or_else(|| error.clone())
+            }
+            _ => real,
         }
     }
-    fn view(&self) -> CartStateView {
-        match self {
-            MaybeBuggyCartState::Correct(p) => p.view(),
-            MaybeBuggyCartState::Buggy(p) => p.view(),
-        }
+
+    fn key<'e>(&self, event: &'e DomainEvent) -> &'e str {
+        Cart.key(event)
+    }
+
+    fn key_of_value(&self, value: &str) -> Result<String, String> {
+        Cart.key_of_value(value)
+    }
+
+    fn projections(&self) -> Vec<BoxedProjection<DomainEvent>> {
+        let Some(bug) = self.projection else { return Cart.projections() };
+        vec![
+            register(BuggyCartState { bug, inner: CartState::new(), first_seen_price: HashMap::new() }),
+            register(Revenue::new()),
+            register(UnitsSold::new()),
+        ]
+    }
+
+    fn model(&self, produced: &[Produced]) -> Model {
+        Cart.model(produced)
     }
 }
 
-impl BrokenSystem {
-    fn cart_state_projection_of(&self) -> MaybeBuggyCartState {
-        match self.projection {
-            Some(bug) => MaybeBuggyCartState::Buggy(BuggyCartState::new(bug)),
-            None => MaybeBuggyCartState::Correct(event_sourced_cart::projection::CartState::new()),
+/// `value` with one top-level field rewritten, through the real decoder.
+fn with_field(
+    value: &str,
+    field: &str,
+    change: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> Result<DomainEvent, DecodeError> {
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(value).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    if let Some(v) = object.remove(field) {
+        object.insert(field.to_string(), change(v));
+    }
+    parse_event(&serde_json::Value::Object(object).to_string())
+}
+
+/// A rule of `CartEvent::validate` a decoding bug skips.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Quantity,
+    WholeCents,
+    EmptyName,
+}
+
+/// `CartEvent::validate`'s rules, from its public parts, with `skipped` left out.
+fn validate_without(value: &str, skipped: Rule) -> Result<DomainEvent, DecodeError> {
+    let wire: CartEvent = serde_json::from_str(value).map_err(|e| DecodeError::NotAnEvent(e.to_string()))?;
+    check_name("cart_id", wire.cart_id(), skipped == Rule::EmptyName)?;
+    Ok(match wire {
+        CartEvent::AddItem { cart_id, item, qty, price } => {
+            check_name("item", &item, true)?;
+            if qty == 0 && skipped != Rule::Quantity {
+                return Err(InvalidEvent::ZeroQuantity.into());
+            }
+            let unit_price = match Cents::from_price(price) {
+                Err(PriceError::FractionalCents(_)) if skipped == Rule::WholeCents => {
+                    Cents((price * 100.0).round() as u128)
+                }
+                other => other.map_err(InvalidEvent::Price)?,
+            };
+            DomainEvent::AddItem { cart_id, item, qty, unit_price }
         }
+        CartEvent::RemoveItem { cart_id, item } => {
+            check_name("item", &item, true)?;
+            DomainEvent::RemoveItem { cart_id, item }
+        }
+        CartEvent::Checkout { cart_id } => DomainEvent::Checkout { cart_id },
+    })
+}
+
+/// The real key rule, applied to a record re-keyed by its own event when
+/// `rekey` says so: the rule can then not fail.
+fn decode_rekeyed(domain: &PlantedCart, record: &LogRecord, rekey: bool) -> Result<DomainEvent, Rejected<DecodeError>> {
+    match domain.decode(&record.value) {
+        Ok(event) if rekey => {
+            let rekeyed = LogRecord { key: Some(domain.key(&event).to_string()), ..record.clone() };
+            decode_record(domain, &rekeyed)
+        }
+        _ => decode_record(domain, record),
     }
 }
 
-impl System for BrokenSystem {
-    type CartStateRunner = BrokenRunner<MaybeBuggyCartState>;
-    type RevenueRunner = BrokenRunner<Revenue>;
-    fn cart_state(&self, group_id: &str) -> Self::CartStateRunner {
-        BrokenRunner::new(self.runner, self.cart_state_projection_of(), group_id)
-    }
-    fn revenue(&self, group_id: &str) -> Self::RevenueRunner {
-        BrokenRunner::new(self.runner, Revenue::new(), group_id)
-    }
-    fn cart_state_projection(&self) -> Box<dyn Projection<View = CartStateView>> {
-        Box::new(self.cart_state_projection_of())
-    }
-    fn revenue_projection(&self) -> Box<dyn Projection<View = event_sourced_cart::projection::RevenueView>> {
-        Box::new(Revenue::new())
-    }
+fn decode_ignoring_the_key(domain: &PlantedCart, record: &LogRecord) -> Result<DomainEvent, Rejected<DecodeError>> {
+    decode_rekeyed(domain, record, true)
+}
+
+fn decode_accepting_missing_keys(
+    domain: &PlantedCart,
+    record: &LogRecord,
+) -> Result<DomainEvent, Rejected<DecodeError>> {
+    decode_rekeyed(domain, record, record.key.is_none())
+}
+
+fn apply_skipping_non_json(
+    runner: &mut Runner<PlantedCart>,
+    records: &[LogRecord],
+    report: &mut PhaseReport<DecodeError>,
+) {
+    let objects: Vec<LogRecord> = records.iter().filter(|r| r.value.trim_start().starts_with('{')).cloned().collect();
+    runner.apply_batch(&objects, report);
+}
+
+/// A planted decoding bug: in the domain's decoder, or for the key rule
+/// and silent skips, in the runner's decode or apply step.
+pub fn decode_bug(bug: DecodeBug) -> WithSteps<PlantedCart> {
+    let production = Steps::production();
+    let steps = match bug {
+        DecodeBug::IgnoresTheKey => Steps { decode: decode_ignoring_the_key, ..production },
+        DecodeBug::AcceptsMissingKeys => Steps { decode: decode_accepting_missing_keys, ..production },
+        DecodeBug::SkipsNonJson => Steps { apply: apply_skipping_non_json, ..production },
+        _ => production,
+    };
+    WithSteps { domain: PlantedCart { projection: None, decode: Some(bug) }, steps }
+}
+
+/// A planted projection bug.
+pub fn projection_bug(bug: ProjectionBug) -> Production<PlantedCart> {
+    Production(PlantedCart { projection: Some(bug), decode: None })
+}
+
+/// The planted-bug machinery with no bug planted: must pass every check.
+pub fn no_bug() -> WithSteps<PlantedCart> {
+    WithSteps { domain: PlantedCart::default(), steps: Steps::production() }
 }

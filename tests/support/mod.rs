@@ -1,9 +1,17 @@
-//! Shared test support: snapshot settings, scratch logs, generators and the
-//! one `check` helper per property. Every test file includes it with
-//! `mod support;`; not every file uses every item.
+//! Shared test support: snapshot settings, scratch logs, proptest settings
+//! and the one `check` helper per property. Every test file includes it
+//! with `mod support;`; not every file uses every item.
 #![allow(dead_code)]
 
-use event_sourced_cart::log::{EventLog, scratch_dir};
+pub mod broken;
+
+use event_sourced_cart::cart::{Cart, TOPIC};
+use event_sourced_cart::log::MerkqlLog;
+use event_sourced_cart::settings::{Settings, scratch_dir};
+use event_sourced_cart::verify::check::Check;
+use event_sourced_cart::verify::replay_file::write_failure;
+use event_sourced_cart::verify::{Case, Execution, Production, System, Violation, execute};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError};
 use tempfile::TempDir;
 
 /// Snapshots live in the top-level `snapshots/` folder, named by test.
@@ -14,42 +22,52 @@ pub fn snapshots() -> insta::Settings {
     settings
 }
 
-/// A new empty log on tmpfs (or the system temp dir), kept alive by the
-/// returned guard.
-pub fn scratch_log(partitions: u32) -> (TempDir, EventLog) {
+/// A new empty cart log on tmpfs (or the system temp dir), kept alive by
+/// the returned guard.
+pub fn scratch_log(partitions: u32) -> (TempDir, MerkqlLog) {
     let dir = scratch_dir().expect("a scratch directory");
-    let log = EventLog::create(dir.path(), partitions).expect("a new log");
+    let log = MerkqlLog::create(dir.path(), TOPIC, partitions).expect("a new log");
     (dir, log)
 }
 
-pub mod broken;
-
-use event_sourced_cart::verify::check::Check;
-use event_sourced_cart::verify::generate::Case;
-use event_sourced_cart::verify::replay_file::write_failure;
-use event_sourced_cart::verify::{Production, System, Violation, execute};
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError};
-
-/// proptest settings of a test file: the case count from `PROPTEST_CASES`
-/// (default 256), shrunk failures persisted in `proptest-regressions/FILE`.
-pub fn proptest_config(file: &'static str) -> Config {
-    Config { failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))), ..Config::default() }
+/// The harness's settings; a bad environment variable fails the test with
+/// a message naming it.
+pub fn settings() -> &'static Settings {
+    Settings::get().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs `history` under `schedule` on a fresh log with `system` and applies
-/// one property check.
-pub fn evaluate<S: System>(system: &S, check: Check, case: &Case) -> Result<(), Violation> {
+/// proptest settings of a test file: the case count from `PROPTEST_CASES`
+/// (default 256), the shrink budget from `PROPTEST_MAX_SHRINK_ITERS`,
+/// shrunk failures persisted in `proptest-regressions/FILE`.
+pub fn proptest_config(file: &'static str) -> Config {
+    let settings = settings();
+    let defaults = Config::default();
+    Config {
+        cases: settings.proptest_cases.unwrap_or(256),
+        max_shrink_iters: settings.proptest_max_shrink_iters.unwrap_or(defaults.max_shrink_iters),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        ..defaults
+    }
+}
+
+/// Runs `case` on a fresh merkql log with `system`.
+pub fn run<S: System>(system: &S, case: &Case) -> Execution<S::Domain> {
     let dir = scratch_dir().expect("a scratch directory");
-    let execution = execute(system, &case.history, &case.schedule, dir.path()).expect("the log works");
-    check(&execution)
+    let mut log = MerkqlLog::create(dir.path(), TOPIC, case.schedule.partitions()).expect("a new log");
+    execute(system, &case.history, &case.schedule, &mut log).expect("the log works")
+}
+
+/// Runs `case` with `system` and applies one property check.
+pub fn evaluate<S: System>(system: &S, check: Check<S::Domain>, case: &Case) -> Result<(), Violation> {
+    check(&run(system, case))
 }
 
 /// The one helper every property test calls: evaluates the property on the
 /// production system and, when it fails, writes the case as a replay file
 /// (overwritten at each failure, so after shrinking it is the minimal case)
 /// and says how to reproduce it.
-pub fn check(property: &str, check: Check, case: &Case) -> Result<(), TestCaseError> {
-    match evaluate(&Production, check, case) {
+pub fn check(property: &str, check: Check<Cart>, case: &Case) -> Result<(), TestCaseError> {
+    match evaluate(&Production(Cart), check, case) {
         Ok(()) => Ok(()),
         Err(violation) => {
             let reproduce = match write_failure(property, &case.history, &case.schedule) {

@@ -1,30 +1,25 @@
 //! The model: a plain, independent fold of the produced history.
 //!
 //! It shares no code with what it checks: it validates records with its own
-//! reading of the rules (on `serde_json::Value`, with prices converted to
-//! cents through their decimal text rather than by arithmetic), groups the
-//! history by cart, walks each cart's own events in order, and sums money
+//! reading of the rules (on `serde_json::Value` pairs, with prices converted
+//! to cents through their decimal text rather than by arithmetic), groups
+//! the history by cart, walks each cart's own events in order, and sums
 //! with plain `u128` arithmetic. Only the view types are shared, so that
 //! the two can be compared. A bug planted in validation, in money or in a
 //! projection (last price kept, removals ignored, ...) makes them disagree.
+//!
+//! Each projection has its part here: `cart-state`, `revenue`,
+//! `units-sold`. Arithmetic follows the README's rules: quantities
+//! saturate at `u64::MAX`; sums are `u128` and cannot overflow for any
+//! history of fewer than 2^37 records, so they are plain (saturating, to
+//! match the system's `Cents` addition if they ever could).
 
-use super::execute::HistoryRecord;
-use crate::money::Cents;
-use crate::projection::{Cart, CartStateView, Line, RevenueView};
-use crate::record::Position;
+use super::money::Cents;
+use super::projection::{Cart, CartState, CartStateView, Line, Revenue, RevenueView, UnitsSold, UnitsSoldView};
+use crate::domain::{AnyView, HistoryRecord, Model, Produced};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// What the model says the views are.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Model {
-    pub cart_state: CartStateView,
-    pub revenue: RevenueView,
-    /// Positions of records that are not valid events under their key.
-    pub rejected: Vec<Position>,
-    /// Each cart's valid records, in produced order.
-    pub per_cart: BTreeMap<String, Vec<Position>>,
-}
 
 /// One valid event as the model reads it.
 enum ModelEvent {
@@ -33,9 +28,9 @@ enum ModelEvent {
     Checkout,
 }
 
-/// Folds the produced history into the model.
-pub fn model(produced: &[(Position, HistoryRecord)]) -> Model {
-    let mut per_cart: BTreeMap<String, Vec<(Position, ModelEvent)>> = BTreeMap::new();
+/// Folds the produced history into the model of every cart projection.
+pub fn model(produced: &[Produced]) -> Model {
+    let mut per_cart: BTreeMap<String, Vec<(crate::record::Position, ModelEvent)>> = BTreeMap::new();
     let mut rejected = Vec::new();
     for (position, record) in produced {
         match read(record) {
@@ -45,12 +40,20 @@ pub fn model(produced: &[(Position, HistoryRecord)]) -> Model {
     }
     let mut cart_state = CartStateView::default();
     let mut revenue = RevenueView::default();
+    let mut units_sold = UnitsSoldView::default();
     for (cart_id, events) in &per_cart {
         let (lines, created, checked_out) = fold_one_cart(events.iter().map(|(_, e)| e));
         if checked_out {
-            let total: u128 = lines.iter().map(|(_, qty, cents)| u128::from(*qty).saturating_mul(*cents)).sum();
+            let total = lines
+                .iter()
+                .fold(0u128, |sum, (_, qty, cents)| sum.saturating_add(u128::from(*qty).saturating_mul(*cents)));
             revenue.carts.insert(cart_id.clone(), Cents(total));
-            revenue.total_cents = Cents(revenue.total_cents.0 + total);
+            revenue.total_cents = Cents(revenue.total_cents.0.saturating_add(total));
+            for (item, qty, _) in &lines {
+                let units = units_sold.items.entry(item.clone()).or_insert(0);
+                *units = units.saturating_add(u128::from(*qty));
+                units_sold.total_units = units_sold.total_units.saturating_add(u128::from(*qty));
+            }
         }
         if created {
             let lines =
@@ -58,9 +61,12 @@ pub fn model(produced: &[(Position, HistoryRecord)]) -> Model {
             cart_state.carts.insert(cart_id.clone(), Cart { lines });
         }
     }
-    let per_cart =
-        per_cart.into_iter().map(|(id, events)| (id, events.into_iter().map(|(p, _)| p).collect())).collect();
-    Model { cart_state, revenue, rejected, per_cart }
+    let views = BTreeMap::from([
+        (CartState::GROUP_ID.to_string(), AnyView::new(cart_state)),
+        (Revenue::GROUP_ID.to_string(), AnyView::new(revenue)),
+        (UnitsSold::GROUP_ID.to_string(), AnyView::new(units_sold)),
+    ]);
+    Model { views, rejected }
 }
 
 /// One cart's events: its lines (item, qty, unit cents), whether it was
@@ -88,8 +94,13 @@ fn fold_one_cart<'a>(events: impl Iterator<Item = &'a ModelEvent>) -> (Vec<(Stri
 /// record must be rejected (the rules of README "Which records are rejected").
 fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
     const MAX_NAME: usize = 1024;
-    let value: Value = serde_json::from_str(&record.value).ok()?;
-    let object = value.as_object()?;
+    let Pairs(pairs) = serde_json::from_str(&record.value).ok()?;
+    let mut names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return None; // a field named twice
+    }
+    let object: BTreeMap<&str, &Value> = pairs.iter().map(|(name, value)| (name.as_str(), value)).collect();
     let text = |field: &str| object.get(field)?.as_str().map(str::to_string);
     let cart_id = text("cart_id")?;
     if cart_id.is_empty() || cart_id.len() > MAX_NAME || record.key.as_deref() != Some(cart_id.as_str()) {
@@ -125,4 +136,28 @@ fn price_in_cents(price: &Value) -> Option<u128> {
     }
     let cents = whole.parse::<u128>().ok()? * 100 + format!("{fraction:0<2}").parse::<u128>().ok()?;
     (cents <= 100_000_000).then_some(cents)
+}
+
+/// A JSON object's fields in order, duplicates kept (a `serde_json::Map`
+/// would keep only the last), every value read in full.
+struct Pairs(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Pairs, D::Error> {
+        struct PairsVisitor;
+        impl<'de> Visitor<'de> for PairsVisitor {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, Value>()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(PairsVisitor)
+    }
 }

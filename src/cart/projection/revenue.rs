@@ -6,10 +6,10 @@
 //! A second checkout changes nothing. A cart checked out without items
 //! counts with $0.00. Carts that never checked out are not listed.
 
-use super::Projection;
 use super::cart_state::Carts;
-use crate::event::DomainEvent;
-use crate::money::Cents;
+use crate::cart::event::DomainEvent;
+use crate::cart::money::Cents;
+use crate::domain::Projection;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -37,6 +37,7 @@ impl Revenue {
 }
 
 impl Projection for Revenue {
+    type Event = DomainEvent;
     type View = RevenueView;
 
     fn group_id(&self) -> &str {

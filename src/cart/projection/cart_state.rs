@@ -12,9 +12,9 @@
 //! Quantities accumulate in `u64` and saturate at `u64::MAX`; reaching it
 //! takes more than four billion maximal `AddItem`s of one item.
 
-use super::Projection;
-use crate::event::DomainEvent;
-use crate::money::Cents;
+use crate::cart::event::DomainEvent;
+use crate::cart::money::Cents;
+use crate::domain::Projection;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
@@ -131,6 +131,7 @@ impl CartState {
 }
 
 impl Projection for CartState {
+    type Event = DomainEvent;
     type View = CartStateView;
 
     fn group_id(&self) -> &str {

@@ -1,0 +1,277 @@
+//! The domain seam: everything the harness needs to know about a domain.
+//!
+//! A domain is a set of events on one topic, the projections built from
+//! them, and an independent reference model. The harness (runner, executor,
+//! checks, replay files) is written against [`Domain`] and [`Projection`]
+//! only; the cart ([`crate::cart::Cart`]) is one implementation. Adding a
+//! projection to a domain is one registration line in its
+//! [`Domain::projections`]; every domain-free property then covers it.
+//!
+//! Views of different projections have different types. The harness holds
+//! them as [`AnyView`]: comparable (by the view type's own `PartialEq`),
+//! printable as JSON (for diffs and reports) and downcastable back to the
+//! concrete type, so that a projection author writes plain typed code and
+//! never implements a harness trait beyond [`Projection`].
+
+use crate::record::{LogRecord, Position};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a view must be: deterministic (ordered maps), comparable, and
+/// serializable (for readable diffs and `replay --json`).
+pub trait View: Clone + PartialEq + fmt::Debug + serde::Serialize + Send + Sync + 'static {}
+
+impl<T: Clone + PartialEq + fmt::Debug + serde::Serialize + Send + Sync + 'static> View for T {}
+
+/// One read model: a pure fold of a domain's validated events.
+///
+/// A projection never touches the log: reading, committing and counting
+/// rejected records are the runner's job ([`crate::runner`]).
+pub trait Projection {
+    /// The validated event it folds.
+    type Event;
+    /// Its materialized view.
+    type View: View;
+
+    /// The consumer group this projection reads with in production; also
+    /// its name in reports, diffs and the model.
+    fn group_id(&self) -> &str;
+
+    /// Applies one event. Must not panic for any event sequence.
+    fn apply(&mut self, event: &Self::Event);
+
+    /// The current view.
+    fn view(&self) -> Self::View;
+}
+
+/// Folds events into a fresh projection: a full replay without a log.
+pub fn fold<P: Projection>(mut projection: P, events: impl IntoIterator<Item = P::Event>) -> P::View {
+    for event in events {
+        projection.apply(&event);
+    }
+    projection.view()
+}
+
+/// A registered projection of events `E`, its view type erased.
+pub type BoxedProjection<E> = Box<dyn ErasedProjection<E>>;
+
+/// The object-safe face of a [`Projection`]; implemented for every one.
+pub trait ErasedProjection<E>: Send {
+    fn group_id(&self) -> &str;
+    fn apply(&mut self, event: &E);
+    fn view(&self) -> AnyView;
+}
+
+impl<P> ErasedProjection<P::Event> for P
+where
+    P: Projection + Send,
+{
+    fn group_id(&self) -> &str {
+        Projection::group_id(self)
+    }
+    fn apply(&mut self, event: &P::Event) {
+        Projection::apply(self, event)
+    }
+    fn view(&self) -> AnyView {
+        AnyView::new(Projection::view(self))
+    }
+}
+
+/// Registers a projection: `register(Revenue::new())` in [`Domain::projections`].
+pub fn register<P: Projection + Send + 'static>(projection: P) -> BoxedProjection<P::Event> {
+    Box::new(projection)
+}
+
+/// A view of any projection.
+pub struct AnyView(Box<dyn ErasedView>);
+
+trait ErasedView: erased_serde::Serialize + fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn equals(&self, other: &dyn ErasedView) -> bool;
+    fn clone_box(&self) -> Box<dyn ErasedView>;
+}
+
+impl<V: View> ErasedView for V {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn equals(&self, other: &dyn ErasedView) -> bool {
+        other.as_any().downcast_ref::<V>() == Some(self)
+    }
+    fn clone_box(&self) -> Box<dyn ErasedView> {
+        Box::new(self.clone())
+    }
+}
+
+erased_serde::serialize_trait_object!(ErasedView);
+
+impl AnyView {
+    pub fn new<V: View>(view: V) -> AnyView {
+        AnyView(Box::new(view))
+    }
+
+    /// The concrete view, if it is a `V`.
+    pub fn downcast_ref<V: View>(&self) -> Option<&V> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// Pretty JSON, for diffs. Views are plain data, so this cannot fail
+    /// for any view type this crate defines; a failure is rendered as text.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("<view does not serialize: {e}>"))
+    }
+}
+
+/// Views of different types are never equal.
+impl PartialEq for AnyView {
+    fn eq(&self, other: &AnyView) -> bool {
+        self.0.equals(other.0.as_ref())
+    }
+}
+
+impl Clone for AnyView {
+    fn clone(&self) -> AnyView {
+        AnyView(self.0.clone_box())
+    }
+}
+
+impl fmt::Debug for AnyView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl serde::Serialize for AnyView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        erased_serde::serialize(self.0.as_ref(), serializer)
+    }
+}
+
+/// One record of a history as produced: its key and its raw value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryRecord {
+    pub key: Option<String>,
+    pub value: String,
+}
+
+/// A produced record and the position the log gave it.
+pub type Produced = (Position, HistoryRecord);
+
+/// What a domain's reference model says of a produced history.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Model {
+    /// The view of each projection it models, by the projection's group id.
+    pub views: BTreeMap<String, AnyView>,
+    /// Positions of the records it rejects (not events, or under another key).
+    pub rejected: Vec<Position>,
+}
+
+/// A domain: how records decode, which key an event sits under, the
+/// projections, and the independent reference model.
+///
+/// The harness applies the key rule itself (a record whose key is not its
+/// event's [`Domain::key`] is rejected, see [`decode_record`]), so that no
+/// domain can forget it; the model must apply it too, with its own code.
+pub trait Domain: Clone + Send + Sync + 'static {
+    /// A validated event: what projections apply.
+    type Event: fmt::Debug;
+    /// Why a record value is not an event of this domain.
+    type Rejection: std::error::Error + Clone + PartialEq + Send + Sync + 'static;
+
+    /// The topic its events are produced to.
+    fn topic(&self) -> &str;
+
+    /// Decodes and validates one record value.
+    fn decode(&self, value: &str) -> Result<Self::Event, Self::Rejection>;
+
+    /// The key an event must be produced under (its entity id).
+    fn key<'e>(&self, event: &'e Self::Event) -> &'e str;
+
+    /// The key a hand-written value is produced under, in a plain replay
+    /// file (one value per line, no key given), or what is wrong with it.
+    /// By default the key of the decoded event; a domain may key values it
+    /// rejects too, so that files can hold invalid events.
+    fn key_of_value(&self, value: &str) -> Result<String, String> {
+        let event = self.decode(value).map_err(|e| e.to_string())?;
+        Ok(self.key(&event).to_string())
+    }
+
+    /// Fresh instances of every projection, in a fixed order.
+    fn projections(&self) -> Vec<BoxedProjection<Self::Event>>;
+
+    /// The reference model of a produced history: independent code (its own
+    /// parsing, validation and arithmetic), so that a bug in the system is
+    /// not repeated in its judge.
+    fn model(&self, produced: &[Produced]) -> Model;
+}
+
+/// Why a record could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError<R> {
+    /// The value is not a valid event.
+    #[error(transparent)]
+    Invalid(R),
+    /// A valid event under a key other than its own: it would break the
+    /// per-key ordering that keyed routing gives.
+    #[error("record key {} differs from its event's key {}; produce each event under its own key", quoted_key(.key), crate::text::quoted(.expected))]
+    WrongKey { key: Option<String>, expected: String },
+}
+
+fn quoted_key(key: &Option<String>) -> String {
+    match key {
+        Some(key) => crate::text::quoted(key),
+        None => "(none)".to_string(),
+    }
+}
+
+/// A record that could not be applied, with where it sits in the log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(bound(serialize = "R: fmt::Display"))]
+pub struct Rejected<R> {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    #[serde(serialize_with = "serialize_display")]
+    pub error: RecordError<R>,
+}
+
+impl<R> Rejected<R> {
+    pub fn position(&self) -> Position {
+        Position { partition: self.partition, offset: self.offset }
+    }
+}
+
+fn serialize_display<R: fmt::Display, S: serde::Serializer>(e: &RecordError<R>, s: S) -> Result<S::Ok, S::Error>
+where
+    RecordError<R>: fmt::Display,
+{
+    s.collect_str(e)
+}
+
+impl<R: fmt::Display> fmt::Display for Rejected<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rejected record at topic {} partition {} offset {}: {}. It was counted and not applied; fix the \
+             producer that wrote it.",
+            crate::text::quoted_if_needed(&self.topic),
+            self.partition,
+            self.offset,
+            self.error
+        )
+    }
+}
+
+/// Decodes one log record into an event of `domain`, checking that it sits
+/// under its own key: the one decoding path of every runner.
+pub fn decode_record<D: Domain>(domain: &D, record: &LogRecord) -> Result<D::Event, Rejected<D::Rejection>> {
+    let reject =
+        |error| Rejected { topic: record.topic.clone(), partition: record.partition, offset: record.offset, error };
+    let event = domain.decode(&record.value).map_err(|e| reject(RecordError::Invalid(e)))?;
+    let expected = domain.key(&event);
+    if record.key.as_deref() != Some(expected) {
+        return Err(reject(RecordError::WrongKey { key: record.key.clone(), expected: expected.to_string() }));
+    }
+    Ok(event)
+}

@@ -1,0 +1,190 @@
+//! The merkql implementation of the log seam: the only module that knows
+//! merkql (with its bulk loader, [`super::bulk`]).
+//!
+//! merkql 0.2 behaviours this adapter guards against (see README):
+//! - `Consumer::poll` advances positions of partitions read before an error,
+//!   and `commit_sync` commits positions: so after a failed poll the
+//!   consumer is *poisoned* and refuses to commit ([`LogError::CommitAfterFailedPoll`]).
+//! - Two `Broker` instances on one directory corrupt offsets: so
+//!   [`Log::reopen`] refuses while a consumer still holds the broker.
+//! - Group ids and topics become directory names: so they are validated.
+//! - `auto_commit` commits on `Drop`: consumers are always made with it off.
+
+use super::{GroupConsumer, Log, LogError, MAX_GROUP_ID_BYTES, MAX_PARTITIONS, is_safe_name};
+use crate::record::{LogRecord, Position};
+use merkql::broker::{Broker, BrokerConfig, BrokerRef};
+use merkql::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use merkql::record::ProducerRecord;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest accepted topic name, in bytes (Kafka's limit).
+const MAX_TOPIC_BYTES: usize = 249;
+
+/// merkql ignores the poll timeout (it returns whatever is there); a nominal one.
+const POLL_TIMEOUT: Duration = Duration::from_millis(0);
+
+/// An open merkql log in a directory, holding one topic.
+pub struct MerkqlLog {
+    dir: PathBuf,
+    topic: String,
+    partitions: u32,
+    pub(super) broker: BrokerRef,
+}
+
+impl MerkqlLog {
+    /// Creates a new log in `dir` (created if missing) with `topic` of
+    /// `partitions` partitions. Refuses a directory that already holds a log.
+    pub fn create(dir: &Path, topic: &str, partitions: u32) -> Result<MerkqlLog, LogError> {
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(LogError::BadPartitionCount(partitions));
+        }
+        validate_topic(topic)?;
+        if dir.join(".merkql").exists() {
+            return Err(LogError::AlreadyExists { place: dir.display().to_string() });
+        }
+        let broker = open_broker(dir, partitions)?;
+        broker.create_topic(topic, partitions).map_err(|e| broker_error("create the topic", dir, e))?;
+        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker })
+    }
+
+    /// Opens an existing log; the partition count is the topic's own.
+    pub fn open(dir: &Path, topic: &str) -> Result<MerkqlLog, LogError> {
+        validate_topic(topic)?;
+        let missing = || LogError::Missing { place: dir.display().to_string(), topic: topic.to_string() };
+        if !dir.join(".merkql").join("topics").join(topic).exists() {
+            return Err(missing());
+        }
+        let broker = open_broker(dir, 1)?;
+        let partitions = broker.topic(topic).ok_or_else(missing)?.num_partitions();
+        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(super) fn error(&self, action: &'static str, error: anyhow::Error) -> LogError {
+        broker_error(action, &self.dir, error)
+    }
+}
+
+impl Log for MerkqlLog {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        let producer = Broker::producer(&self.broker);
+        let record = producer
+            .send(&ProducerRecord::new(self.topic.as_str(), key.map(str::to_string), value))
+            .map_err(|e| self.error("append a record", e))?;
+        Ok(Position { partition: record.partition, offset: record.offset })
+    }
+
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        let topic = self
+            .broker
+            .topic(&self.topic)
+            .ok_or_else(|| LogError::Missing { place: self.dir.display().to_string(), topic: self.topic.clone() })?;
+        let mut ids = topic.partition_ids();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| {
+                let partition = topic.partition(id).ok_or_else(|| {
+                    self.error("read a partition", anyhow::anyhow!("partition {id} is listed but missing"))
+                })?;
+                let guard = partition.read().map_err(|_| {
+                    self.error("read a partition", anyhow::anyhow!("partition {id}'s lock is poisoned"))
+                })?;
+                Ok(guard.next_offset())
+            })
+            .collect()
+    }
+
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        if !is_safe_name(group_id, MAX_GROUP_ID_BYTES) {
+            return Err(LogError::BadGroupId(crate::text::quoted(group_id)));
+        }
+        let mut consumer = Broker::consumer(
+            &self.broker,
+            ConsumerConfig { group_id: group_id.to_string(), auto_commit: false, offset_reset: OffsetReset::Earliest },
+        );
+        consumer.subscribe(&[self.topic.as_str()]).map_err(|e| self.error("subscribe", e))?;
+        Ok(Box::new(MerkqlConsumer { inner: consumer, dir: self.dir.clone(), poisoned: false }))
+    }
+
+    fn reopen(&mut self) -> Result<(), LogError> {
+        let holders = Arc::strong_count(&self.broker) - 1;
+        if holders > 0 {
+            return Err(LogError::ConsumersStillOpen(holders));
+        }
+        let reopened = MerkqlLog::open(&self.dir, &self.topic)?;
+        if reopened.partitions != self.partitions {
+            return Err(LogError::Backend {
+                action: "reopen",
+                place: self.dir.display().to_string(),
+                message: format!("the topic had {} partitions and now has {}", self.partitions, reopened.partitions),
+            });
+        }
+        *self = reopened;
+        Ok(())
+    }
+}
+
+/// One merkql consumer of one group on the topic.
+struct MerkqlConsumer {
+    inner: Consumer,
+    dir: PathBuf,
+    poisoned: bool,
+}
+
+impl GroupConsumer for MerkqlConsumer {
+    fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
+        match self.inner.poll(POLL_TIMEOUT) {
+            Ok(records) => Ok(records
+                .into_iter()
+                .map(|r| LogRecord {
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    key: r.key,
+                    value: r.value,
+                })
+                .collect()),
+            Err(e) => {
+                self.poisoned = true;
+                Err(broker_error("poll", &self.dir, e))
+            }
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::CommitAfterFailedPoll);
+        }
+        self.inner.commit_sync().map_err(|e| broker_error("commit offsets", &self.dir, e))
+    }
+
+    fn close(mut self: Box<Self>) -> Result<(), LogError> {
+        self.inner.close().map_err(|e| broker_error("close a consumer", &self.dir, e))
+    }
+}
+
+fn validate_topic(topic: &str) -> Result<(), LogError> {
+    if is_safe_name(topic, MAX_TOPIC_BYTES) { Ok(()) } else { Err(LogError::BadTopic(crate::text::quoted(topic))) }
+}
+
+fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {
+    let config = BrokerConfig { default_partitions: partitions, auto_create_topics: false, ..BrokerConfig::new(dir) };
+    Broker::open(config).map_err(|e| broker_error("open the broker", dir, e))
+}
+
+fn broker_error(action: &'static str, dir: &Path, error: anyhow::Error) -> LogError {
+    LogError::Backend { action, place: dir.display().to_string(), message: format!("{error:#}") }
+}

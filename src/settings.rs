@@ -1,0 +1,147 @@
+//! Environment settings, read and checked in one place, once.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `CART_SCRATCH_DIR` | where throwaway logs are created | `/dev/shm` if it exists, else the system temp dir |
+//! | `CART_FAILURES_DIR` | where failing properties write replay files | `target/failures` |
+//! | `PROPTEST_CASES` | cases per property | 256 |
+//! | `PROPTEST_MAX_SHRINK_ITERS` | shrink steps per failure | proptest's default |
+//!
+//! A variable that is set but unusable (empty, not a number, zero cases) is
+//! an error naming it, never a silent default. proptest reads its own
+//! variables too; the harness reads them here first so that a typo stops
+//! the run instead of being replaced by a default with a warning.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Every setting the harness reads from the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub scratch_dir: Option<PathBuf>,
+    pub failures_dir: PathBuf,
+    pub proptest_cases: Option<u32>,
+    pub proptest_max_shrink_iters: Option<u32>,
+}
+
+/// A set environment variable with an unusable value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable}={value}: {problem}; {fix}")]
+pub struct SettingError {
+    pub variable: &'static str,
+    pub value: String,
+    pub problem: String,
+    pub fix: &'static str,
+}
+
+impl Settings {
+    /// Reads the settings from `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Settings, SettingError> {
+        Ok(Settings {
+            scratch_dir: path(&lookup, "CART_SCRATCH_DIR")?,
+            failures_dir: path(&lookup, "CART_FAILURES_DIR")?.unwrap_or_else(|| Path::new("target").join("failures")),
+            proptest_cases: count(&lookup, "PROPTEST_CASES", 1)?,
+            proptest_max_shrink_iters: count(&lookup, "PROPTEST_MAX_SHRINK_ITERS", 0)?,
+        })
+    }
+
+    /// The process's settings, read from the environment on first use.
+    pub fn get() -> Result<&'static Settings, SettingError> {
+        static SETTINGS: OnceLock<Result<Settings, SettingError>> = OnceLock::new();
+        SETTINGS.get_or_init(|| Settings::from_lookup(|name| std::env::var_os(name))).as_ref().map_err(Clone::clone)
+    }
+}
+
+fn shown(value: &OsString) -> String {
+    crate::text::quoted(&value.to_string_lossy())
+}
+
+fn path(lookup: &impl Fn(&str) -> Option<OsString>, variable: &'static str) -> Result<Option<PathBuf>, SettingError> {
+    match lookup(variable) {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Err(SettingError {
+            variable,
+            value: shown(&value),
+            problem: "it is empty".into(),
+            fix: "set it to a directory or unset it",
+        }),
+        Some(value) => Ok(Some(PathBuf::from(value))),
+    }
+}
+
+fn count(
+    lookup: &impl Fn(&str) -> Option<OsString>,
+    variable: &'static str,
+    min: u32,
+) -> Result<Option<u32>, SettingError> {
+    let Some(value) = lookup(variable) else { return Ok(None) };
+    let parsed = value.to_str().and_then(|text| text.trim().parse::<u32>().ok());
+    match parsed {
+        Some(n) if n >= min => Ok(Some(n)),
+        _ => Err(SettingError {
+            variable,
+            value: shown(&value),
+            problem: format!("it is not a whole number from {min} to {}", u32::MAX),
+            fix: "fix the value or unset the variable",
+        }),
+    }
+}
+
+/// A temporary directory for a throwaway log: under `CART_SCRATCH_DIR` if
+/// set (to measure or debug on a chosen disk), else on tmpfs (`/dev/shm`)
+/// when it exists, because merkql fsyncs every send, else in the system
+/// temp dir.
+pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    let settings = Settings::get().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix("cart-log-");
+        b
+    };
+    if let Some(parent) = &settings.scratch_dir {
+        std::fs::create_dir_all(parent)?;
+        return builder().tempdir_in(parent);
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = builder().tempdir_in(shm)
+    {
+        return Ok(dir);
+    }
+    builder().tempdir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingError> {
+        let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.failures_dir, Path::new("target").join("failures"));
+        assert_eq!((s.scratch_dir, s.proptest_cases, s.proptest_max_shrink_iters), (None, None, None));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (variable, value) in [
+            ("PROPTEST_CASES", "lots"),
+            ("PROPTEST_CASES", "0"),
+            ("PROPTEST_MAX_SHRINK_ITERS", "-1"),
+            ("CART_SCRATCH_DIR", ""),
+        ] {
+            let error = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(error.to_string().starts_with(&format!("environment variable {variable}=")), "{error}");
+        }
+        assert_eq!(settings(&[("PROPTEST_CASES", "64")]).unwrap().proptest_cases, Some(64));
+        assert_eq!(settings(&[("PROPTEST_MAX_SHRINK_ITERS", "0")]).unwrap().proptest_max_shrink_iters, Some(0));
+    }
+}

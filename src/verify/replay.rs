@@ -1,0 +1,99 @@
+//! Replaying a file: load, choose the schedule, run, judge. The `replay`
+//! command is these steps with the production system; the test suite runs
+//! the same steps with planted bugs, so a saved failure is known to replay.
+
+use super::check::{Violation, check_all};
+use super::execute::{ExecuteError, Execution, System, execute};
+use super::replay_file::{self, ReplayFile};
+use super::schedule::{Schedule, ScheduleError};
+use crate::domain::Domain;
+use crate::log::Log;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// How a replay ends: the README's exit-code table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: full and split replay agree, and every property holds.
+    Agree,
+    /// 1: a property is violated.
+    Violations,
+    /// 2: bad input (the file, an option or a setting).
+    BadInput,
+    /// 3: the log itself failed (I/O, broker error).
+    LogFailed,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Agree => 0,
+            Exit::Violations => 1,
+            Exit::BadInput => 2,
+            Exit::LogFailed => 3,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// Reads and parses a replay file; the error names the line and what is wrong.
+pub fn load<D: Domain>(domain: &D, path: &Path) -> Result<ReplayFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it ({e})"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
+        format!("line {line}: not valid UTF-8; save the file as UTF-8")
+    })?;
+    replay_file::parse(domain, &text).map_err(|e| e.to_string())
+}
+
+/// The file's own schedule, or a split replay at `split_at` over
+/// `partitions` (default 1). A file with a schedule takes no options.
+pub fn schedule_for(file: &ReplayFile, partitions: Option<u32>, split_at: &[usize]) -> Result<Schedule, String> {
+    match &file.schedule {
+        Some(schedule) if partitions.is_none() && split_at.is_empty() => Ok(schedule.clone()),
+        Some(_) => Err("the file carries its own schedule; drop --partitions and --split-at".into()),
+        None => Schedule::split_at(partitions.unwrap_or(1), split_at, file.history.len()).map_err(|e| match e {
+            ScheduleError::SplitPastEnd { point, records } => {
+                format!("--split-at {point} is past the end: the file has {records} records")
+            }
+            ScheduleError::TooManyPhases(n) => {
+                format!("{n} --split-at points; use at most {}", super::schedule::MAX_PHASES)
+            }
+            ScheduleError::Partitions(p) => {
+                format!("--partitions {p} is out of range; use 1 to {}", super::schedule::MAX_PARTITIONS)
+            }
+            other => other.to_string(),
+        }),
+    }
+}
+
+/// A finished replay: what ran and what was violated.
+pub struct Verdict<D: Domain> {
+    pub execution: Execution<D>,
+    pub violations: Vec<Violation>,
+}
+
+impl<D: Domain> Verdict<D> {
+    pub fn exit(&self) -> Exit {
+        if self.violations.is_empty() { Exit::Agree } else { Exit::Violations }
+    }
+}
+
+/// Runs `file`'s history under `schedule` on `log` (new and empty) and
+/// checks every property.
+pub fn run<S: System>(
+    system: &S,
+    file: &ReplayFile,
+    schedule: &Schedule,
+    log: &mut dyn Log,
+) -> Result<Verdict<S::Domain>, ExecuteError> {
+    let execution = execute(system, &file.history, schedule, log)?;
+    let violations = check_all(&execution);
+    Ok(Verdict { execution, violations })
+}
