@@ -7,7 +7,7 @@
 //! [`MerkqlLog::bulk_append`] groups records by partition and hands each
 //! partition batches of up to [`BULK_BATCH_RECORDS`] records.
 //!
-//! The layout is exactly what `send` would produce (`tests/bulk_load.rs`
+//! The layout is exactly what `send` would produce (`tests/it/bulk_load.rs`
 //! checks it): records are routed like merkql's `Topic::route` (the first 4
 //! bytes, big-endian, of SHA-256 of the key, modulo the partition count),
 //! keep their input order within each partition, and get the partition's

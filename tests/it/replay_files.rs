@@ -3,8 +3,6 @@
 //! parsing gives back the same case, for every generated case and for any
 //! keys and values; the `replay` command produces exactly those records.
 
-mod support;
-
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::generate::{NoiseKind, case};
 use event_sourced_cart::domain::HistoryRecord;
@@ -14,7 +12,7 @@ use proptest::prelude::*;
 use std::process::Command;
 
 proptest! {
-    #![proptest_config(support::proptest_config("proptest-regressions/replay_files.txt"))]
+    #![proptest_config(crate::support::proptest_config("proptest-regressions/replay_files.txt"))]
 
     /// Every generated case survives render then parse.
     #[test]

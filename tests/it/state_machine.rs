@@ -8,8 +8,6 @@
 //! produced since its last commit, and its view must equal the model's
 //! fold of everything produced.
 
-mod support;
-
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{DecodeError, DomainEvent, encode};
 use event_sourced_cart::cart::generate::{history_with, to_records};
@@ -134,7 +132,7 @@ impl StateMachineTest for LogAndRunners {
     type Reference = Reference;
 
     fn init_test(state: &LogModel) -> Sut {
-        let (dir, log) = support::scratch_log(state.partitions);
+        let (dir, log) = crate::support::scratch_log(state.partitions);
         Sut {
             _dir: dir,
             log,
@@ -178,7 +176,7 @@ impl StateMachineTest for LogAndRunners {
 }
 
 prop_state_machine! {
-    #![proptest_config(support::proptest_config("proptest-regressions/state_machine.txt"))]
+    #![proptest_config(crate::support::proptest_config("proptest-regressions/state_machine.txt"))]
 
     #[test]
     fn log_and_runners_follow_the_model(sequential 1..30 => LogAndRunners);

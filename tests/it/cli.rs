@@ -184,3 +184,31 @@ fn replay_names_the_line_of_invalid_utf8() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: not valid UTF-8"));
 }
+
+#[test]
+fn the_main_job_separates_bad_input_from_a_failed_log() {
+    let out = cart(&["--partitions", "0"]);
+    assert_eq!(out.status.code(), Some(2), "a partition count out of range is bad input");
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("CART_SCRATCH_DIR", "").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("environment variable CART_SCRATCH_DIR=\"\": it is empty"));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let under_a_file = file.path().join("log");
+    let out = cart(&["--data-dir", under_a_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "a log that cannot be created is a failed log: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the log failed to"), "{out:?}");
+}
+
+#[test]
+fn replay_json_shows_every_projection() {
+    let out = cart(&["replay", &canonical_file(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        ["events", "partitions", "split_at", "agree", "violations", "rejected", "cart_state", "revenue", "units_sold"]
+    );
+    assert_eq!(json["units_sold"]["total_units"], 647);
+    assert_eq!(json["units_sold"]["items"]["Bolt"], 100);
+}

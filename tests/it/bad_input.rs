@@ -1,8 +1,7 @@
 //! An event log may hold anything: malformed or unknown records never panic
 //! and are never silently dropped; they are counted with their positions.
 
-mod support;
-
+use crate::support::scratch_log;
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::DecodeError;
 use event_sourced_cart::cart::projection::{CartState, Revenue, RevenueView};
@@ -10,7 +9,6 @@ use event_sourced_cart::domain::{RecordError, register};
 use event_sourced_cart::log::Log;
 use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, Runner};
 use proptest::prelude::*;
-use support::scratch_log;
 
 #[test]
 fn malformed_records_are_rejected_with_their_positions_and_the_rest_applies() {
@@ -51,7 +49,7 @@ fn a_redelivered_rejected_record_is_counted_once() {
 }
 
 proptest! {
-    #![proptest_config(support::proptest_config("proptest-regressions/bad_input.txt"))]
+    #![proptest_config(crate::support::proptest_config("proptest-regressions/bad_input.txt"))]
 
     /// Whatever the values and keys, every record is applied or rejected,
     /// exactly once, and nothing panics.

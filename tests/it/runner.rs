@@ -2,8 +2,7 @@
 //! failure: merkql advances the positions of partitions it read before the
 //! failing one, so a commit after a failed poll would skip their records.
 
-mod support;
-
+use crate::support::scratch_log;
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{DomainEvent, encode};
 use event_sourced_cart::cart::money::Cents;
@@ -11,7 +10,6 @@ use event_sourced_cart::cart::projection::CartState;
 use event_sourced_cart::domain::{AnyView, Projection, fold, register};
 use event_sourced_cart::log::{Log, LogError};
 use event_sourced_cart::runner::{GroupRunner, RunError, Runner};
-use support::scratch_log;
 
 fn one_add_per_cart(n: usize) -> Vec<DomainEvent> {
     (0..n)

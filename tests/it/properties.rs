@@ -3,18 +3,16 @@
 //! persisted in `proptest-regressions/properties.txt` and written as a
 //! replay file (`cargo run -- replay target/failures/<property>.jsonl`).
 
-mod support;
-
+use crate::support::check;
 use event_sourced_cart::cart::generate::case;
 use event_sourced_cart::verify::check::{
     check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
     check_per_key_ordering, check_redelivery, check_split_equivalence,
 };
 use proptest::prelude::*;
-use support::check;
 
 proptest! {
-    #![proptest_config(support::proptest_config("proptest-regressions/properties.txt"))]
+    #![proptest_config(crate::support::proptest_config("proptest-regressions/properties.txt"))]
 
     /// For each projection, full replay == split replay at any commit points,
     /// with new or reused consumers, reopens, crashes and late groups.

@@ -1,5 +1,5 @@
 //! Every property is seen failing: each runs against a deliberately broken
-//! system (`support::broken`: the production code with one step changed),
+//! system (`crate::support::broken`: the production code with one step changed),
 //! must find a counterexample, must report that specific violation, and
 //! must shrink it to a handful of events.
 //!
@@ -8,8 +8,8 @@
 //! replay file, read back through the `replay` command's own steps and run
 //! again with the same broken system: same violation, exit code 1.
 
-mod support;
-
+use crate::support::broken::{DecodeBug, ProjectionBug, RunnerBug, decode_bug, no_bug, projection_bug, runner_bug};
+use crate::support::{evaluate, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::generate::{NoiseKind, case, case_with, case_with_noise};
 use event_sourced_cart::domain::{Domain, HistoryRecord};
@@ -22,8 +22,6 @@ use event_sourced_cart::verify::replay_file::render;
 use event_sourced_cart::verify::{Case, Schedule, System, Violation};
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
-use support::broken::{DecodeBug, ProjectionBug, RunnerBug, decode_bug, no_bug, projection_bug, runner_bug};
-use support::{evaluate, scratch_log};
 
 /// Most events a shrunk counterexample may keep.
 const SMALL: usize = 8;
@@ -40,7 +38,7 @@ const SEARCH_EVENTS: usize = 40;
 /// environment says (a search that ends early would wrongly report the
 /// property as unproven); nothing persisted (these failures are expected).
 fn search_config() -> Config {
-    let settings = support::settings();
+    let settings = crate::support::settings();
     Config {
         cases: settings.proptest_cases.unwrap_or(256).max(256),
         max_shrink_iters: settings.proptest_max_shrink_iters.unwrap_or(4096).max(4096),

@@ -1,15 +1,13 @@
 //! The seed's canonical 30+5 scenario: its figures, held in snapshots, and
 //! the incremental promise (each group polls exactly the 5 new events).
 
-mod support;
-
+use crate::support::snapshots;
 use event_sourced_cart::cart::event::CartEvent;
 use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, RevenueView, UnitsSold, UnitsSoldView};
 use event_sourced_cart::cart::report;
 use event_sourced_cart::cart::scenario::{CanonicalRun, FIRST_BATCH, canonical_events, run_canonical};
 use event_sourced_cart::domain::{AnyView, Projection, fold};
 use event_sourced_cart::settings::scratch_dir;
-use support::snapshots;
 
 fn canonical_run(partitions: u32) -> CanonicalRun {
     let dir = scratch_dir().unwrap();

@@ -1,7 +1,5 @@
 //! Shared test support: snapshot settings, scratch logs, proptest settings
-//! and the one `check` helper per property. Every test file includes it
-//! with `mod support;`; not every file uses every item.
-#![allow(dead_code)]
+//! and the one `check` helper per property.
 
 pub mod broken;
 
@@ -17,7 +15,7 @@ use tempfile::TempDir;
 /// Snapshots live in the top-level `snapshots/` folder, named by test.
 pub fn snapshots() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
+    settings.set_snapshot_path("../../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings
 }

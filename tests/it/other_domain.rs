@@ -4,8 +4,6 @@
 //! changed, and a projection registered without its part of the model is
 //! named by model agreement.
 
-mod support;
-
 use event_sourced_cart::domain::{
     AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Projection, register,
 };
@@ -140,7 +138,7 @@ proptest! {
     /// All seven properties hold for another domain.
     #[test]
     fn every_property_holds_for_another_domain(case in bank_cases()) {
-        let execution = support::run(&Production(Bank { model_knows_largest: true }), &case);
+        let execution = crate::support::run(&Production(Bank { model_knows_largest: true }), &case);
         prop_assert_eq!(check::check_all(&execution), Vec::<Violation>::new());
         prop_assert_eq!(execution.full.len(), 2);
     }
@@ -149,7 +147,7 @@ proptest! {
 #[test]
 fn a_projection_the_model_does_not_know_is_named() {
     let case = Case { schedule: event_sourced_cart::verify::Schedule::new(1, vec![], None).unwrap(), history: vec![] };
-    let execution = support::run(&Production(Bank { model_knows_largest: false }), &case);
+    let execution = crate::support::run(&Production(Bank { model_knows_largest: false }), &case);
     assert_eq!(check_model_agreement(&execution), Err(Violation::ModelMissing { projection: "largest".into() }));
     // The domain-free properties still hold for it.
     for (name, check) in check::all() {

@@ -1,0 +1,19 @@
+//! Every integration test in one binary, a module per family: one link
+//! instead of one per file, and one test process that keeps both cores
+//! busy (measured: `BENCHMARKS.md`, "Test suite speed").
+//!
+//! Run one family with `cargo test --test it properties::`, one test with
+//! `cargo test --test it properties::model_agreement`.
+
+mod bad_input;
+mod bulk_load;
+mod canonical;
+mod cli;
+mod decoder;
+mod other_domain;
+mod properties;
+mod properties_catch_bugs;
+mod replay_files;
+mod runner;
+mod state_machine;
+mod support;
