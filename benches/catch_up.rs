@@ -45,7 +45,7 @@ struct CacheFlush(Vec<u8>);
 
 impl CacheFlush {
     fn new() -> CacheFlush {
-        let mb: usize = std::env::var("CART_BENCH_FLUSH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(768);
+        let mb = common::settings().bench_flush_mb as usize;
         CacheFlush(vec![1; mb << 20])
     }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 fn disk_dir() -> TempDir {
-    let parent = std::env::var_os("CART_BENCH_DISK_DIR").map(Into::into).unwrap_or_else(std::env::temp_dir);
+    let parent = common::settings().bench_disk_dir.clone().unwrap_or_else(std::env::temp_dir);
     tempfile::Builder::new().prefix("cart-bench-").tempdir_in(parent).expect("a directory on disk")
 }
 

@@ -6,6 +6,11 @@
 //! | `CART_FAILURES_DIR` | where failing properties write replay files | `target/failures` |
 //! | `PROPTEST_CASES` | cases per property | 256 |
 //! | `PROPTEST_MAX_SHRINK_ITERS` | shrink steps per failure | proptest's default |
+//! | `PROPTEST_RNG_SEED` | a fixed seed for the property tests | random |
+//! | `CART_BENCH_DIR` | where bench fixture logs go | the scratch directory |
+//! | `CART_BENCH_DISK_DIR` | the disk the per-send bench compares with tmpfs | the system temp dir |
+//! | `CART_BENCH_1M` | `1` adds the million-event bench sizes, `0` does not | `0` |
+//! | `CART_BENCH_FLUSH_MB` | size of the cache-flush buffer of the catch-up bench, MiB | 768 |
 //!
 //! A variable that is set but unusable (empty, not a number, zero cases) is
 //! an error naming it, never a silent default. proptest reads its own
@@ -23,6 +28,11 @@ pub struct Settings {
     pub failures_dir: PathBuf,
     pub proptest_cases: Option<u32>,
     pub proptest_max_shrink_iters: Option<u32>,
+    pub proptest_rng_seed: Option<u64>,
+    pub bench_dir: Option<PathBuf>,
+    pub bench_disk_dir: Option<PathBuf>,
+    pub bench_1m: bool,
+    pub bench_flush_mb: u32,
 }
 
 /// A set environment variable with an unusable value.
@@ -43,6 +53,11 @@ impl Settings {
             failures_dir: path(&lookup, "CART_FAILURES_DIR")?.unwrap_or_else(|| Path::new("target").join("failures")),
             proptest_cases: count(&lookup, "PROPTEST_CASES", 1)?,
             proptest_max_shrink_iters: count(&lookup, "PROPTEST_MAX_SHRINK_ITERS", 0)?,
+            proptest_rng_seed: number(&lookup, "PROPTEST_RNG_SEED", 0, u64::MAX)?,
+            bench_dir: path(&lookup, "CART_BENCH_DIR")?,
+            bench_disk_dir: path(&lookup, "CART_BENCH_DISK_DIR")?,
+            bench_1m: number(&lookup, "CART_BENCH_1M", 0, 1)? == Some(1),
+            bench_flush_mb: count(&lookup, "CART_BENCH_FLUSH_MB", 1)?.unwrap_or(768),
         })
     }
 
@@ -75,14 +90,24 @@ fn count(
     variable: &'static str,
     min: u32,
 ) -> Result<Option<u32>, SettingError> {
+    // In range by construction: at most u32::MAX.
+    Ok(number(lookup, variable, u64::from(min), u64::from(u32::MAX))?.map(|n| n as u32))
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<OsString>,
+    variable: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, SettingError> {
     let Some(value) = lookup(variable) else { return Ok(None) };
-    let parsed = value.to_str().and_then(|text| text.trim().parse::<u32>().ok());
+    let parsed = value.to_str().and_then(|text| text.trim().parse::<u64>().ok());
     match parsed {
-        Some(n) if n >= min => Ok(Some(n)),
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(SettingError {
             variable,
             value: shown(&value),
-            problem: format!("it is not a whole number from {min} to {}", u32::MAX),
+            problem: format!("it is not a whole number from {min} to {max}"),
             fix: "fix the value or unset the variable",
         }),
     }
@@ -127,6 +152,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.failures_dir, Path::new("target").join("failures"));
         assert_eq!((s.scratch_dir, s.proptest_cases, s.proptest_max_shrink_iters), (None, None, None));
+        assert_eq!((s.proptest_rng_seed, s.bench_1m, s.bench_flush_mb), (None, false, 768));
     }
 
     #[test]
@@ -143,5 +169,8 @@ mod tests {
         }
         assert_eq!(settings(&[("PROPTEST_CASES", "64")]).unwrap().proptest_cases, Some(64));
         assert_eq!(settings(&[("PROPTEST_MAX_SHRINK_ITERS", "0")]).unwrap().proptest_max_shrink_iters, Some(0));
+        assert_eq!(settings(&[("PROPTEST_RNG_SEED", "42")]).unwrap().proptest_rng_seed, Some(42));
+        assert!(settings(&[("CART_BENCH_1M", "1")]).unwrap().bench_1m);
+        assert!(!settings(&[("CART_BENCH_1M", "0")]).unwrap().bench_1m);
     }
 }

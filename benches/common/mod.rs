@@ -8,7 +8,6 @@ use event_sourced_cart::cart::money::Cents;
 use event_sourced_cart::cart::scenario::DEFAULT_PARTITIONS;
 use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::settings::scratch_dir;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -61,11 +60,16 @@ pub fn events(from: usize, n: usize) -> Vec<DomainEvent> {
     (from..from + n).map(event).collect()
 }
 
+/// The environment settings; a bad value stops the bench naming the variable.
+pub fn settings() -> &'static event_sourced_cart::settings::Settings {
+    event_sourced_cart::settings::Settings::get().unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Where fixture logs go: `CART_BENCH_DIR` if set (for example a directory
 /// on disk), else tmpfs (`/dev/shm`) via `scratch_dir`.
 pub fn fixture_dir() -> TempDir {
-    match std::env::var_os("CART_BENCH_DIR") {
-        Some(parent) => tempfile::Builder::new().prefix("cart-bench-").tempdir_in(PathBuf::from(parent)),
+    match &settings().bench_dir {
+        Some(parent) => tempfile::Builder::new().prefix("cart-bench-").tempdir_in(parent),
         None => scratch_dir(),
     }
     .expect("a fixture directory")
@@ -73,9 +77,9 @@ pub fn fixture_dir() -> TempDir {
 
 /// Human name of where fixtures live, printed with the results.
 pub fn fixture_medium() -> String {
-    match std::env::var("CART_BENCH_DIR") {
-        Ok(dir) => format!("CART_BENCH_DIR={dir}"),
-        Err(_) => "tmpfs (/dev/shm)".to_string(),
+    match &settings().bench_dir {
+        Some(dir) => format!("CART_BENCH_DIR={}", dir.display()),
+        None => "tmpfs (/dev/shm)".to_string(),
     }
 }
 
@@ -144,7 +148,7 @@ pub fn append(log: &MerkqlLog, event: &DomainEvent) {
 /// Log sizes of the catch-up benchmarks: 1k, 10k, 100k, and 1M when
 /// `CART_BENCH_1M=1`.
 pub fn sizes(all: &[usize]) -> Vec<usize> {
-    let big = std::env::var("CART_BENCH_1M").is_ok_and(|v| v == "1");
+    let big = settings().bench_1m;
     all.iter().copied().filter(|&n| n < 1_000_000 || big).collect()
 }
 

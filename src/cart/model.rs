@@ -128,13 +128,15 @@ fn price_in_cents(price: &Value) -> Option<u128> {
         return Some(0);
     }
     // Rust prints an f64 as the shortest decimal that reads back to it,
-    // without an exponent: "9.99", "0.1", "1000000".
+    // without an exponent: "9.99", "0.1", "1000000", and up to 309 digits
+    // for the largest doubles, so the arithmetic is checked.
     let text = format!("{number}");
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
     if whole.starts_with('-') || fraction.len() > 2 {
         return None;
     }
-    let cents = whole.parse::<u128>().ok()? * 100 + format!("{fraction:0<2}").parse::<u128>().ok()?;
+    let whole_cents = whole.parse::<u128>().ok()?.checked_mul(100)?;
+    let cents = whole_cents.checked_add(format!("{fraction:0<2}").parse::<u128>().ok()?)?;
     (cents <= 100_000_000).then_some(cents)
 }
 
@@ -159,5 +161,24 @@ impl<'de> Deserialize<'de> for Pairs {
             }
         }
         deserializer.deserialize_map(PairsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_are_read_through_their_decimal_text() {
+        let cents = |text: &str| price_in_cents(&serde_json::from_str(text).unwrap());
+        assert_eq!(cents("9.99"), Some(999));
+        assert_eq!(cents("1000000"), Some(100_000_000));
+        assert_eq!(cents("1000000.01"), None);
+        assert_eq!(cents("1.005"), None);
+        assert_eq!(cents("-2"), None);
+        // Whole parts of 37 to 39 digits: too large, never an overflow.
+        for huge in ["1e36", "1e37", "3e38", "170141183460469231731687303715884105728", "1e39", "1.7e308"] {
+            assert_eq!(cents(huge), None, "{huge}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use event_sourced_cart::settings::{Settings, scratch_dir};
 use event_sourced_cart::verify::check::Check;
 use event_sourced_cart::verify::replay_file::write_failure;
 use event_sourced_cart::verify::{Case, Execution, Production, System, Violation, execute};
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError};
+use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestCaseError};
 use tempfile::TempDir;
 
 /// Snapshots live in the top-level `snapshots/` folder, named by test.
@@ -35,8 +35,9 @@ pub fn settings() -> &'static Settings {
 }
 
 /// proptest settings of a test file: the case count from `PROPTEST_CASES`
-/// (default 256), the shrink budget from `PROPTEST_MAX_SHRINK_ITERS`,
-/// shrunk failures persisted in `proptest-regressions/FILE`.
+/// (default 256), the shrink budget from `PROPTEST_MAX_SHRINK_ITERS`, the
+/// seed from `PROPTEST_RNG_SEED` (default random), shrunk failures
+/// persisted in `proptest-regressions/FILE`.
 pub fn proptest_config(file: &'static str) -> Config {
     let settings = settings();
     let defaults = Config::default();
@@ -44,6 +45,7 @@ pub fn proptest_config(file: &'static str) -> Config {
         cases: settings.proptest_cases.unwrap_or(256),
         max_shrink_iters: settings.proptest_max_shrink_iters.unwrap_or(defaults.max_shrink_iters),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        rng_seed: settings.proptest_rng_seed.map_or(RngSeed::Random, RngSeed::Fixed),
         ..defaults
     }
 }
