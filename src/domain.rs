@@ -212,16 +212,17 @@ pub enum RecordError<R> {
     /// The value is not a valid event.
     #[error(transparent)]
     Invalid(R),
-    /// A valid event under a key other than its own: it would break the
-    /// per-key ordering that keyed routing gives.
-    #[error("record key {} differs from its event's key {}; produce each event under its own key", quoted_key(.key), crate::text::quoted(.expected))]
+    /// A valid event under a key other than its own, or under none: it
+    /// would break the per-key ordering that keyed routing gives.
+    #[error("{}; produce each event under its own key", wrong_key(.key, .expected))]
     WrongKey { key: Option<String>, expected: String },
 }
 
-fn quoted_key(key: &Option<String>) -> String {
+fn wrong_key(key: &Option<String>, expected: &str) -> String {
+    let expected = crate::text::quoted(expected);
     match key {
-        Some(key) => crate::text::quoted(key),
-        None => "(none)".to_string(),
+        Some(key) => format!("record key {} differs from its event's key {expected}", crate::text::quoted(key)),
+        None => format!("the record has no key; its event's key is {expected}"),
     }
 }
 

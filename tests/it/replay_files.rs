@@ -112,7 +112,7 @@ fn the_replay_command_produces_every_noise_kind_exactly() {
     assert_eq!(lines, (3..=12).collect::<Vec<u64>>());
     let error_of =
         |line: u64| rejected.iter().find(|r| r["line"] == line).unwrap()["error"].as_str().unwrap().to_string();
-    assert!(error_of(9).contains("record key (none) differs"), "no key: {}", error_of(9));
+    assert!(error_of(9).contains("the record has no key; its event's key is \"cart-1\""), "no key: {}", error_of(9));
     assert!(error_of(8).contains("record key \"cart-2-other\" differs"), "wrong key: {}", error_of(8));
     assert!(error_of(11).contains("duplicate field \"cart_id\""), "{}", error_of(11));
     assert!(error_of(12).contains("not JSON"), "{}", error_of(12));
