@@ -9,7 +9,7 @@
 //!   that is not a whole number in `0..=4294967295`);
 //! - has `qty` 0;
 //! - has a `price` that is negative, not finite, above 1,000,000.00, or has
-//!   more than two decimals (see [`crate::money::Cents::from_price`]);
+//!   more than two decimals (see [`crate::cart::money::Cents::from_price`]);
 //! - has an empty `cart_id`, or a `cart_id` or `item` longer than
 //!   [`MAX_NAME_BYTES`];
 //! - is not one valid JSON text as a whole (a lone surrogate escape or a

@@ -11,7 +11,7 @@
 //! checks it): records are routed like merkql's `Topic::route` (the first 4
 //! bytes, big-endian, of SHA-256 of the key, modulo the partition count),
 //! keep their input order within each partition, and get the partition's
-//! next offsets. A later [`Log::append`](super::Log::append) continues after them.
+//! next offsets. A later [`Log::append`] continues after them.
 //!
 //! Differences from `send`, none of which a consumer can see:
 //! - records without a key go round-robin from a counter of this call,
@@ -72,7 +72,7 @@ impl MerkqlLog {
 
     /// Appends `records` with merkql's `Producer::send_batch`, for measuring
     /// it: in merkql 0.2 it calls `send` once per record (one fsync and one
-    /// whole-index rewrite each), so it is no faster than [`Log::append`](super::Log::append).
+    /// whole-index rewrite each), so it is no faster than [`Log::append`].
     pub fn send_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
         let batch: Vec<ProducerRecord> = records
             .iter()

@@ -98,8 +98,9 @@ pub enum ProjectionBug {
     /// New lines take the price an item was first seen at in *any* cart,
     /// so the view depends on the order of carts across partitions.
     SharesPricesAcrossCarts,
-    /// Item names are trimmed and lowercased before use, so near-identical
-    /// names ("Widget", "widget ") become one line.
+    /// Items are matched by their trimmed, lowercased name: a line added as
+    /// "Widget" takes a later "widget " (the first spelling stays). Names
+    /// with no near twin in their cart are unaffected.
     ConfusesNearNames,
 }
 
@@ -108,6 +109,15 @@ pub struct BuggyCartState {
     bug: ProjectionBug,
     inner: CartState,
     first_seen_price: HashMap<String, Cents>,
+    /// (cart, folded name) to the first spelling seen.
+    first_spelling: HashMap<(String, String), String>,
+}
+
+impl BuggyCartState {
+    fn first_spelling(&mut self, cart_id: &str, item: String) -> String {
+        let folded = item.trim().to_lowercase();
+        self.first_spelling.entry((cart_id.to_string(), folded)).or_insert(item).clone()
+    }
 }
 
 impl Projection for BuggyCartState {
@@ -142,10 +152,12 @@ impl Projection for BuggyCartState {
                 DomainEvent::AddItem { cart_id, item, qty, unit_price }
             }
             (ProjectionBug::ConfusesNearNames, DomainEvent::AddItem { cart_id, item, qty, unit_price }) => {
-                DomainEvent::AddItem { cart_id, item: item.trim().to_lowercase(), qty, unit_price }
+                let item = self.first_spelling(&cart_id, item);
+                DomainEvent::AddItem { cart_id, item, qty, unit_price }
             }
             (ProjectionBug::ConfusesNearNames, DomainEvent::RemoveItem { cart_id, item }) => {
-                DomainEvent::RemoveItem { cart_id, item: item.trim().to_lowercase() }
+                let item = self.first_spelling(&cart_id, item);
+                DomainEvent::RemoveItem { cart_id, item }
             }
             (_, event) => event,
         };
@@ -267,7 +279,12 @@ impl Domain for PlantedCart {
     fn projections(&self) -> Vec<BoxedProjection<DomainEvent>> {
         let Some(bug) = self.projection else { return Cart.projections() };
         vec![
-            register(BuggyCartState { bug, inner: CartState::new(), first_seen_price: HashMap::new() }),
+            register(BuggyCartState {
+                bug,
+                inner: CartState::new(),
+                first_seen_price: HashMap::new(),
+                first_spelling: HashMap::new(),
+            }),
             register(Revenue::new()),
             register(UnitsSold::new()),
         ]
