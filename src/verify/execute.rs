@@ -254,6 +254,10 @@ pub enum ExecuteError {
         "the log is not fresh: its topic {topic} has {partitions} partitions holding {records} records, the schedule needs {wanted} empty partitions; create a new log"
     )]
     NotFresh { topic: String, partitions: u32, records: u64, wanted: u32 },
+    #[error(
+        "two registered projections share the group id {0}; give each projection its own (it names its consumer groups and its part of the model)"
+    )]
+    DuplicateProjection(String),
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -281,6 +285,12 @@ pub fn execute<S: System>(
             records,
             wanted: schedule.partitions(),
         });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for projection in system.domain().projections() {
+        if !names.insert(projection.group_id().to_string()) {
+            return Err(ExecuteError::DuplicateProjection(crate::text::quoted(projection.group_id())));
+        }
     }
     let mut produced: Vec<Produced> = Vec::with_capacity(history.len());
     let mut incremental = DrivenGroups::new(system, "incremental");

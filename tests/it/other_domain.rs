@@ -24,10 +24,12 @@ struct Deposit {
 #[error("not a deposit: {0}")]
 struct NotADeposit(String);
 
-/// The domain, with or without the model's part for `largest`.
+/// The domain, with or without the model's part for `largest`, and
+/// optionally with `balances` registered twice (a mistake the harness names).
 #[derive(Clone, Copy, Debug)]
 struct Bank {
     model_knows_largest: bool,
+    balances_twice: bool,
 }
 
 /// Balances by account.
@@ -89,7 +91,11 @@ impl Domain for Bank {
     }
 
     fn projections(&self) -> Vec<BoxedProjection<Deposit>> {
-        vec![register(Balances::default()), register(Largest::default())]
+        let mut projections = vec![register(Balances::default()), register(Largest::default())];
+        if self.balances_twice {
+            projections.push(register(Balances::default()));
+        }
+        projections
     }
 
     /// Independent: sums with `rsplit` and checked arithmetic.
@@ -138,7 +144,7 @@ proptest! {
     /// All seven properties hold for another domain.
     #[test]
     fn every_property_holds_for_another_domain(case in bank_cases()) {
-        let execution = crate::support::run(&Production(Bank { model_knows_largest: true }), &case);
+        let execution = crate::support::run(&Production(Bank { model_knows_largest: true, balances_twice: false }), &case);
         prop_assert_eq!(check::check_all(&execution), Vec::<Violation>::new());
         prop_assert_eq!(execution.full.len(), 2);
     }
@@ -147,7 +153,7 @@ proptest! {
 #[test]
 fn a_projection_the_model_does_not_know_is_named() {
     let case = Case { schedule: event_sourced_cart::verify::Schedule::new(1, vec![], None).unwrap(), history: vec![] };
-    let execution = crate::support::run(&Production(Bank { model_knows_largest: false }), &case);
+    let execution = crate::support::run(&Production(Bank { model_knows_largest: false, balances_twice: false }), &case);
     assert_eq!(check_model_agreement(&execution), Err(Violation::ModelMissing { projection: "largest".into() }));
     // The domain-free properties still hold for it.
     for (name, check) in check::all() {
@@ -155,4 +161,17 @@ fn a_projection_the_model_does_not_know_is_named() {
             assert_eq!(check(&execution), Ok(()), "{name}");
         }
     }
+}
+
+#[test]
+fn two_projections_with_one_group_id_are_refused() {
+    let (_dir, mut log) = {
+        let dir = event_sourced_cart::settings::scratch_dir().unwrap();
+        let log = event_sourced_cart::log::MerkqlLog::create(dir.path(), "deposits", 1).unwrap();
+        (dir, log)
+    };
+    let schedule = event_sourced_cart::verify::Schedule::new(1, vec![], None).unwrap();
+    let bank = Bank { model_knows_largest: true, balances_twice: true };
+    let error = event_sourced_cart::verify::execute(&Production(bank), &[], &schedule, &mut log).unwrap_err();
+    assert!(error.to_string().contains("share the group id \"balances\""), "{error}");
 }
