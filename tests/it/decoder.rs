@@ -229,7 +229,8 @@ fn event_object() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    // 2,000 cases whatever PROPTEST_CASES says: decoding is cheap.
+    #![proptest_config(ProptestConfig { cases: 2000, ..crate::support::proptest_config("proptest-regressions/decoder.txt") })]
     #[test]
     fn random_objects_decode_as_the_reference_does(json in prop_oneof![object(), event_object()]) {
         agree(&json).map_err(TestCaseError::fail)?;

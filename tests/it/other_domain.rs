@@ -139,7 +139,8 @@ fn bank_cases() -> impl Strategy<Value = Case> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+    // 32 cases: the cart suite covers the harness; this shows the seam.
+    #![proptest_config(ProptestConfig { cases: 32, ..crate::support::proptest_config("proptest-regressions/other_domain.txt") })]
 
     /// All seven properties hold for another domain.
     #[test]
