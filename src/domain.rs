@@ -276,3 +276,41 @@ pub fn decode_record<D: Domain>(domain: &D, record: &LogRecord) -> Result<D::Eve
     }
     Ok(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_view_compares_by_value_and_type() {
+        let a = AnyView::new(BTreeMap::from([("a".to_string(), 1u64)]));
+        assert_eq!(a, AnyView::new(BTreeMap::from([("a".to_string(), 1u64)])));
+        assert_ne!(a, AnyView::new(BTreeMap::from([("a".to_string(), 2u64)])));
+        assert_ne!(AnyView::new(1u64), AnyView::new(1u32), "views of different types are never equal");
+        assert_eq!(a.downcast_ref::<BTreeMap<String, u64>>().map(|m| m["a"]), Some(1));
+        assert_eq!(a.downcast_ref::<u64>(), None);
+        assert_eq!(a.clone(), a);
+    }
+
+    #[test]
+    fn any_view_prints_its_json() {
+        let view = AnyView::new(BTreeMap::from([("cart-1".to_string(), u128::MAX)]));
+        assert_eq!(view.to_json_pretty(), format!("{{\n  \"cart-1\": {}\n}}", u128::MAX));
+        assert_eq!(serde_json::to_string(&view).unwrap(), format!("{{\"cart-1\":{}}}", u128::MAX));
+        assert_eq!(format!("{view:?}"), format!("{{\"cart-1\": {}}}", u128::MAX));
+    }
+
+    #[test]
+    fn the_key_rule_rejects_foreign_and_missing_keys() {
+        let wrong = RecordError::<std::fmt::Error>::WrongKey { key: Some("b\n".into()), expected: "a".into() };
+        assert_eq!(
+            wrong.to_string(),
+            "record key \"b\\n\" differs from its event's key \"a\"; produce each event under its own key"
+        );
+        let none = RecordError::<std::fmt::Error>::WrongKey { key: None, expected: "a".into() };
+        assert_eq!(
+            none.to_string(),
+            "the record has no key; its event's key is \"a\"; produce each event under its own key"
+        );
+    }
+}
