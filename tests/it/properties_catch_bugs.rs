@@ -221,35 +221,61 @@ fn is_noise_of_kind(kind: NoiseKind, record: &HistoryRecord) -> bool {
         }
 }
 
-/// Each noise kind: the bug it exposes is found, the shrunk case holds a
+/// One noise kind: the bug it exposes is found, the shrunk case holds a
 /// record of that kind, and its replay file, read back by the `replay`
-/// command's own steps, gives the same violation and exit code 1.
-#[test]
-fn failure_files_of_every_noise_kind_replay_with_the_same_violation() {
+/// command's own steps, gives the same violation and exit code 1, while
+/// the real system replays it cleanly (it rejects the record).
+fn failure_file_of_noise_replays_with_the_same_violation(kind: NoiseKind) {
+    let system = decode_bug(DecodeBug::for_noise(kind));
+    // Every decoding bug applies, or silently skips, a record the model
+    // rejects: model agreement sees it.
+    let check: Check<_> = check_model_agreement;
+    let (violation, history, schedule) = counterexample_in(&system, check, case_with_noise(12, 24));
+    assert!(history.iter().any(|r| is_noise_of_kind(kind, r)), "{kind:?}: shrunk case lacks it: {history:?}");
+
     let dir = tempfile::tempdir().unwrap();
-    for kind in NoiseKind::ALL {
-        let system = decode_bug(DecodeBug::for_noise(kind));
-        // Every decoding bug applies, or silently skips, a record the model
-        // rejects: model agreement sees it.
-        let check: Check<_> = check_model_agreement;
-        let (violation, history, schedule) = counterexample_in(&system, check, case_with_noise(12, 24));
-        assert!(history.iter().any(|r| is_noise_of_kind(kind, r)), "{kind:?}: shrunk case lacks it: {history:?}");
+    let path = dir.path().join(format!("{kind:?}.jsonl"));
+    std::fs::write(&path, render(&history, &schedule)).unwrap();
+    let file = replay::load(system.domain(), &path).unwrap();
+    assert_eq!((&file.history, file.schedule.as_ref()), (&history, Some(&schedule)), "{kind:?}: exact round trip");
+    let schedule = replay::schedule_for(&file, None, &[]).unwrap();
+    let (_dir, mut log) = scratch_log(schedule.partitions());
+    let verdict = replay::run(&system, &file, &schedule, &mut log).unwrap();
+    assert_eq!(verdict.exit(), Exit::Violations, "{kind:?}");
+    assert_eq!(verdict.exit().code(), 1);
+    assert_eq!(check(&verdict.execution), Err(violation.clone()), "{kind:?}: model agreement again");
+    assert!(verdict.violations.contains(&violation), "{kind:?}");
 
-        let path = dir.path().join(format!("{kind:?}.jsonl"));
-        std::fs::write(&path, render(&history, &schedule)).unwrap();
-        let file = replay::load(system.domain(), &path).unwrap();
-        assert_eq!((&file.history, file.schedule.as_ref()), (&history, Some(&schedule)), "{kind:?}: exact round trip");
-        let schedule = replay::schedule_for(&file, None, &[]).unwrap();
-        let (_dir, mut log) = scratch_log(schedule.partitions());
-        let verdict = replay::run(&system, &file, &schedule, &mut log).unwrap();
-        assert_eq!(verdict.exit(), Exit::Violations, "{kind:?}");
-        assert_eq!(verdict.exit().code(), 1);
-        assert_eq!(check(&verdict.execution), Err(violation.clone()), "{kind:?}: model agreement again");
-        assert!(verdict.violations.contains(&violation), "{kind:?}");
+    let (_dir, mut log) = scratch_log(schedule.partitions());
+    let production = replay::run(&event_sourced_cart::verify::Production(Cart), &file, &schedule, &mut log).unwrap();
+    assert_eq!(production.exit(), Exit::Agree, "{kind:?}: the real system rejects it: {:?}", production.violations);
+}
 
-        let (_dir, mut log) = scratch_log(schedule.partitions());
-        let production =
-            replay::run(&event_sourced_cart::verify::Production(Cart), &file, &schedule, &mut log).unwrap();
-        assert_eq!(production.exit(), Exit::Agree, "{kind:?}: the real system rejects it: {:?}", production.violations);
-    }
+/// A test per noise kind.
+macro_rules! noise_replay_tests {
+    ($($name:ident: $kind:expr,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                failure_file_of_noise_replays_with_the_same_violation($kind);
+            }
+        )*
+        #[test]
+        fn every_noise_kind_has_its_replay_test() {
+            assert_eq!([$($kind),*], NoiseKind::ALL);
+        }
+    };
+}
+
+noise_replay_tests! {
+    failure_file_with_truncated_json_replays: NoiseKind::TruncatedJson,
+    failure_file_with_an_unknown_type_replays: NoiseKind::UnknownType,
+    failure_file_with_a_zero_quantity_replays: NoiseKind::ZeroQuantity,
+    failure_file_with_fractional_cents_replays: NoiseKind::FractionalCents,
+    failure_file_with_a_negative_price_replays: NoiseKind::NegativePrice,
+    failure_file_with_a_wrong_key_replays: NoiseKind::WrongKey,
+    failure_file_with_no_key_replays: NoiseKind::NoKey,
+    failure_file_with_an_empty_cart_id_replays: NoiseKind::EmptyCartId,
+    failure_file_with_a_duplicated_field_replays: NoiseKind::DuplicateField,
+    failure_file_with_a_non_json_value_replays: NoiseKind::NotJson,
 }
