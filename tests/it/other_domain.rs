@@ -176,3 +176,13 @@ fn two_projections_with_one_group_id_are_refused() {
     let error = event_sourced_cart::verify::execute(&Production(bank), &[], &schedule, &mut log).unwrap_err();
     assert!(error.to_string().contains("share the group id \"balances\""), "{error}");
 }
+
+#[test]
+fn plain_replay_files_key_records_by_the_decoded_event_by_default() {
+    let bank = Bank { model_knows_largest: true, balances_twice: false };
+    let file = event_sourced_cart::verify::replay_file::parse(&bank, "ab:5\nc:7\n").unwrap();
+    let keys: Vec<Option<&str>> = file.history.iter().map(|r| r.key.as_deref()).collect();
+    assert_eq!(keys, [Some("ab"), Some("c")]);
+    let error = event_sourced_cart::verify::replay_file::parse(&bank, "ab:5\nab:x\n").unwrap_err();
+    assert_eq!(error.to_string(), "line 2: not a deposit: amount is not a whole number");
+}
