@@ -2,11 +2,12 @@
 //! the incremental promise (each group polls exactly the 5 new events).
 
 use crate::support::snapshots;
+use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::CartEvent;
 use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, RevenueView, UnitsSold, UnitsSoldView};
 use event_sourced_cart::cart::report;
 use event_sourced_cart::cart::scenario::{CanonicalRun, FIRST_BATCH, canonical_events, run_canonical};
-use event_sourced_cart::domain::{AnyView, Projection, fold};
+use event_sourced_cart::domain::{AnyView, Domain, Projection, fold};
 use event_sourced_cart::settings::scratch_dir;
 
 fn canonical_run(partitions: u32) -> CanonicalRun {
@@ -88,7 +89,7 @@ fn the_main_job_report() {
 fn each_group_polls_exactly_the_5_new_events_whatever_the_partition_count() {
     for partitions in [1, 2, 3, 8] {
         let run = canonical_run(partitions);
-        assert_eq!(run.projections.len(), 3);
+        assert_eq!(run.projections.len(), Cart.projections().len(), "every registered projection runs");
         for projection in &run.projections {
             assert_eq!(projection.first.report.delivered.len(), FIRST_BATCH);
             assert_eq!(projection.incremental.report.delivered.len(), 5);
@@ -103,15 +104,32 @@ fn each_group_polls_exactly_the_5_new_events_whatever_the_partition_count() {
 #[test]
 fn incremental_views_equal_a_full_fold() {
     let run = canonical_run(3);
-    let full = [
+    // Every registered projection, folded outside any log.
+    let folded: Vec<(String, AnyView)> = Cart
+        .projections()
+        .into_iter()
+        .map(|mut projection| {
+            for event in canonical_events() {
+                projection.apply(&event);
+            }
+            (projection.group_id().to_string(), projection.view())
+        })
+        .collect();
+    assert_eq!(run.projections.len(), folded.len());
+    for (projection, (group_id, full)) in run.projections.iter().zip(&folded) {
+        assert_eq!(&projection.group_id, group_id);
+        assert_eq!(&projection.incremental.view, full, "{group_id}");
+    }
+    // The seed's two, then units-sold, in registration order (more may follow).
+    let views = [
         AnyView::new(fold(CartState::new(), canonical_events())),
         AnyView::new(fold(Revenue::new(), canonical_events())),
         AnyView::new(fold(UnitsSold::new(), canonical_events())),
     ];
-    for (projection, full) in run.projections.iter().zip(full) {
-        assert_eq!(projection.incremental.view, full, "{}", projection.group_id);
+    for ((group_id, full), view) in folded.iter().zip(views) {
+        assert_eq!(full, &view, "{group_id}");
     }
-    let groups: Vec<&str> = run.projections.iter().map(|p| p.group_id.as_str()).collect();
-    assert_eq!(groups, [CartState::new().group_id(), Revenue::new().group_id(), UnitsSold::new().group_id()]);
-    assert_eq!(groups, ["cart-state", "revenue", "units-sold"]);
+    let groups: Vec<&str> = folded.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(groups[..3], ["cart-state", "revenue", "units-sold"]);
+    assert_eq!(groups[..3], [CartState::new().group_id(), Revenue::new().group_id(), UnitsSold::new().group_id()]);
 }

@@ -1,5 +1,6 @@
 //! The binary, as a user runs it: the main job and `replay`.
 
+use event_sourced_cart::domain::Domain;
 use std::process::{Command, Output};
 
 fn cart(args: &[&str]) -> Output {
@@ -204,11 +205,18 @@ fn replay_json_shows_every_projection() {
     let out = cart(&["replay", &canonical_file(), "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        fields,
-        ["events", "partitions", "split_at", "agree", "violations", "rejected", "cart_state", "revenue", "units_sold"]
-    );
+    let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+    let mut expected: Vec<String> =
+        ["events", "partitions", "split_at", "agree", "violations", "rejected"].map(String::from).to_vec();
+    // Then one field per registered projection, in name order.
+    let mut projections: Vec<String> =
+        event_sourced_cart::cart::Cart.projections().iter().map(|p| p.group_id().replace('-', "_")).collect();
+    projections.sort();
+    expected.extend(projections);
+    assert_eq!(fields, expected);
+    for field in ["cart_state", "revenue", "units_sold"] {
+        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    }
     assert_eq!(json["units_sold"]["total_units"], 647);
     assert_eq!(json["units_sold"]["items"]["Bolt"], 100);
 }
