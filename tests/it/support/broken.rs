@@ -13,7 +13,7 @@ use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{CartEvent, DecodeError, DomainEvent, InvalidEvent, check_name, parse_event};
 use event_sourced_cart::cart::generate::NoiseKind;
 use event_sourced_cart::cart::money::{Cents, PriceError};
-use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, UnitsSold};
+use event_sourced_cart::cart::projection::{CartState, CartStateView};
 use event_sourced_cart::domain::{
     BoxedProjection, Domain, Model, Produced, Projection, Rejected, decode_record, register,
 };
@@ -278,16 +278,19 @@ impl Domain for PlantedCart {
 
     fn projections(&self) -> Vec<BoxedProjection<DomainEvent>> {
         let Some(bug) = self.projection else { return Cart.projections() };
-        vec![
-            register(BuggyCartState {
-                bug,
-                inner: CartState::new(),
-                first_seen_price: HashMap::new(),
-                first_spelling: HashMap::new(),
-            }),
-            register(Revenue::new()),
-            register(UnitsSold::new()),
-        ]
+        // The cart's own list, cart-state replaced by its buggy twin.
+        Cart.projections()
+            .into_iter()
+            .map(|projection| match projection.group_id() {
+                CartState::GROUP_ID => register(BuggyCartState {
+                    bug,
+                    inner: CartState::new(),
+                    first_seen_price: HashMap::new(),
+                    first_spelling: HashMap::new(),
+                }),
+                _ => projection,
+            })
+            .collect()
     }
 
     fn model(&self, produced: &[Produced]) -> Model {
