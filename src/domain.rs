@@ -301,6 +301,23 @@ mod tests {
     }
 
     #[test]
+    fn a_rejected_record_says_where_it_is_what_is_wrong_and_what_to_do() {
+        let rejected = Rejected {
+            topic: "cart-events".to_string(),
+            partition: 2,
+            offset: 7,
+            error: RecordError::<std::fmt::Error>::WrongKey { key: None, expected: "a".into() },
+        };
+        assert_eq!(rejected.position(), Position { partition: 2, offset: 7 });
+        assert_eq!(
+            rejected.to_string(),
+            "rejected record at topic cart-events partition 2 offset 7: the record has no key; its event's key is \
+             \"a\"; produce each event under its own key. It was counted and not applied; fix the producer that \
+             wrote it."
+        );
+    }
+
+    #[test]
     fn the_key_rule_rejects_foreign_and_missing_keys() {
         let wrong = RecordError::<std::fmt::Error>::WrongKey { key: Some("b\n".into()), expected: "a".into() };
         assert_eq!(
