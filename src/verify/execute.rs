@@ -127,17 +127,13 @@ pub struct BlockOrderFold {
 }
 
 impl<D: Domain> Execution<D> {
-    /// The records the full-replay groups received, in arrival order.
-    pub fn full_replay_records(&self, topic: &str) -> Vec<LogRecord> {
-        full_replay_records(topic, &self.produced, &self.full)
-    }
-
     /// Every group of every kind.
     pub fn traces(&self) -> impl Iterator<Item = &Trace<D::Rejection>> {
         self.incremental.iter().chain(self.late.iter().flatten()).chain(self.full.iter())
     }
 }
 
+/// The records the full-replay groups received, in arrival order.
 fn full_replay_records<R>(topic: &str, produced: &[Produced], full: &Groups<R>) -> Vec<LogRecord> {
     let by_position: HashMap<Position, &HistoryRecord> = produced.iter().map(|(p, r)| (*p, r)).collect();
     let Some(first) = full.first() else { return Vec::new() };
