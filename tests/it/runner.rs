@@ -9,7 +9,7 @@ use event_sourced_cart::cart::money::Cents;
 use event_sourced_cart::cart::projection::CartState;
 use event_sourced_cart::domain::{AnyView, Projection, fold, register};
 use event_sourced_cart::log::{Log, LogError};
-use event_sourced_cart::runner::{GroupRunner, RunError, Runner};
+use event_sourced_cart::runner::{CrashPoint, GroupRunner, PhaseOptions, RunError, Runner};
 
 fn one_add_per_cart(n: usize) -> Vec<DomainEvent> {
     (0..n)
@@ -73,4 +73,51 @@ fn reopen_is_refused_while_a_consumer_holds_the_broker() {
     drop(consumer);
     log.reopen().unwrap();
     assert_eq!(log.partitions(), 2);
+}
+
+/// A log that counts the consumers it hands out (delegating to merkql).
+struct CountingLog<'a> {
+    inner: &'a mut event_sourced_cart::log::MerkqlLog,
+    consumers: std::cell::Cell<usize>,
+}
+
+impl event_sourced_cart::log::Log for CountingLog<'_> {
+    fn topic(&self) -> &str {
+        self.inner.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+    fn append(&self, key: Option<&str>, value: &str) -> Result<event_sourced_cart::record::Position, LogError> {
+        self.inner.append(key, value)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        self.inner.end_offsets()
+    }
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, LogError> {
+        self.consumers.set(self.consumers.get() + 1);
+        self.inner.consumer(group_id)
+    }
+    fn reopen(&mut self) -> Result<(), LogError> {
+        self.inner.reopen()
+    }
+}
+
+#[test]
+fn a_phase_reuses_the_previous_consumer_only_when_asked() {
+    let (_dir, mut log) = scratch_log(2);
+    let log = CountingLog { inner: &mut log, consumers: std::cell::Cell::new(0) };
+    let mut runner = Runner::new(Cart, register(CartState::new()));
+    let reuse = PhaseOptions { reuse_consumer: true, crash: None };
+    runner.phase(&log, reuse).unwrap();
+    assert_eq!(log.consumers.get(), 1, "no consumer to reuse yet");
+    runner.phase(&log, reuse).unwrap();
+    assert_eq!(log.consumers.get(), 1, "the previous consumer is reused");
+    runner.phase(&log, PhaseOptions::default()).unwrap();
+    assert_eq!(log.consumers.get(), 2, "a new consumer unless asked to reuse");
+    let crash = PhaseOptions { reuse_consumer: true, crash: Some(CrashPoint::BeforeCommit) };
+    runner.phase(&log, crash).unwrap();
+    assert_eq!(log.consumers.get(), 2, "the crashed phase reused the consumer");
+    runner.phase(&log, reuse).unwrap();
+    assert_eq!(log.consumers.get(), 3, "a crashed consumer is gone: a new one");
 }
