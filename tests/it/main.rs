@@ -10,6 +10,7 @@ mod bulk_load;
 mod canonical;
 mod cli;
 mod decoder;
+mod executor;
 mod other_domain;
 mod properties;
 mod properties_catch_bugs;
