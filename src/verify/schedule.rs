@@ -166,7 +166,9 @@ mod tests {
             Err(ScheduleError::TooManyPhases(MAX_PHASES + 1))
         );
         assert_eq!(Schedule::new(1, vec![], Some(1)), Err(ScheduleError::LateJoin { late_join: 1, phases: 0 }));
-        assert!(Schedule::new(256, vec![Phase::default(); MAX_PHASES], Some(MAX_PHASES)).is_ok());
+        let s = Schedule::new(256, vec![Phase::default(); MAX_PHASES], Some(MAX_PHASES)).unwrap();
+        assert_eq!((s.partitions(), s.phases().len(), s.late_join()), (256, MAX_PHASES, Some(MAX_PHASES)));
+        assert_eq!(Schedule::new(1, vec![], None).unwrap().late_join(), None);
         let error = serde_json::from_str::<Schedule>(r#"{"partitions":0}"#).unwrap_err();
         assert!(error.to_string().contains("partitions is 0; use 1 to 256"), "{error}");
         let error = serde_json::from_str::<Schedule>(r#"{"partitions":1,"late_join":2}"#).unwrap_err();
@@ -179,6 +181,9 @@ mod tests {
         assert_eq!(s.phases().iter().map(|p| p.produce).collect::<Vec<_>>(), [1, 2, 0]);
         assert_eq!(s.split_points(5), [1, 3, 3]);
         assert_eq!(Schedule::split_at(1, &[6], 5), Err(ScheduleError::SplitPastEnd { point: 6, records: 5 }));
+        assert_eq!(Schedule::split_at(1, &[5], 5).map(|s| s.split_points(5)), Ok(vec![5]), "the end is a point");
+        assert_eq!(Schedule::split_at(1, &[0; MAX_PHASES], 0).map(|s| s.phases().len()), Ok(MAX_PHASES));
+        assert_eq!(Schedule::split_at(1, &[0; MAX_PHASES + 1], 0), Err(ScheduleError::TooManyPhases(MAX_PHASES + 1)));
         assert_eq!(Schedule::split_at(0, &[], 5), Err(ScheduleError::Partitions(0)));
     }
 }

@@ -44,3 +44,13 @@ fn phases_are_numbered_as_the_schedule_numbers_them() {
     assert!(numbers(&execution.full).iter().all(|n| n == &[3]));
     assert_eq!(execution.produced.len(), 4);
 }
+
+#[test]
+fn no_late_group_without_a_late_join() {
+    let history: Vec<_> = canonical_events().iter().take(2).map(encode).collect();
+    let phases = vec![Phase { produce: 1, ..Phase::default() }, Phase::default()];
+    let (_dir, mut log) = scratch_log(1);
+    let schedule = Schedule::new(1, phases, None).unwrap();
+    let execution = execute(&Production(Cart), &history, &schedule, &mut log).unwrap();
+    assert!(execution.late.is_none());
+}

@@ -119,3 +119,14 @@ fn the_replay_command_produces_every_noise_kind_exactly() {
     assert_eq!(json["revenue"]["total_cents"], 1998);
     assert_eq!(json["units_sold"]["items"]["Widget"], 2);
 }
+
+#[test]
+fn a_failure_is_written_where_the_settings_say_as_a_records_file() {
+    let history = vec![HistoryRecord { key: None, value: "not json".into() }];
+    let schedule = Schedule::new(1, vec![], None).unwrap();
+    let path =
+        event_sourced_cart::verify::replay_file::write_failure("write-failure-test", &history, &schedule).unwrap();
+    assert_eq!(path, crate::support::settings().failures_dir.join("write-failure-test.jsonl"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), render(&history, &schedule));
+    std::fs::remove_file(&path).unwrap();
+}
