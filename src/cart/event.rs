@@ -445,6 +445,53 @@ mod tests {
     }
 
     #[test]
+    fn names_may_be_1024_bytes_and_no_longer() {
+        let add = |cart: &str, item: &str| {
+            parse_event(&format!(r#"{{"type":"AddItem","cart_id":"{cart}","item":"{item}","qty":1,"price":1}}"#))
+        };
+        let (ok, long) = ("c".repeat(MAX_NAME_BYTES), "c".repeat(MAX_NAME_BYTES + 1));
+        assert!(add(&ok, &ok).is_ok());
+        assert_eq!(
+            add(&long, "i"),
+            Err(DecodeError::Invalid(InvalidEvent::NameTooLong { field: "cart_id", bytes: MAX_NAME_BYTES + 1 }))
+        );
+        assert_eq!(
+            add("c", &long),
+            Err(DecodeError::Invalid(InvalidEvent::NameTooLong { field: "item", bytes: MAX_NAME_BYTES + 1 }))
+        );
+    }
+
+    #[test]
+    fn messages_say_what_was_found_and_what_was_expected() {
+        let message = |json: &str| match parse_event(json) {
+            Err(DecodeError::NotAnEvent(m)) => m,
+            other => panic!("{json}: {other:?}"),
+        };
+        assert_eq!(
+            message(r#"{"type":"AddItem","cart_id":"c","item":"i","qty":"5","price":1}"#),
+            "field `qty` is the string \"5\", expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            message(r#"{"type":"AddItem","cart_id":"c","item":"i","qty":-3,"price":1}"#),
+            "field `qty` is the number -3, expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            message(r#"{"type":"AddItem","cart_id":"c","item":"i","qty":1,"price":[1]}"#),
+            "field `price` is an array, expected a number"
+        );
+        assert_eq!(
+            message(r#"{"type":"Checkout","cart_id":2.5}"#),
+            "field `cart_id` is the number 2.5, expected a string"
+        );
+        assert_eq!(message(r#"{"type":"Checkout","cart_id":null}"#), "field `cart_id` is null, expected a string");
+        assert_eq!(
+            message(r#"{"type":"\u001b[2J","cart_id":"c"}"#),
+            "field `type` is \"\\u{1b}[2J\", expected AddItem, RemoveItem or Checkout"
+        );
+        assert!(message("[1]").starts_with("invalid type: sequence, expected a JSON object"), "{}", message("[1]"));
+    }
+
+    #[test]
     fn bad_values_are_classified() {
         assert!(matches!(parse_event("{"), Err(DecodeError::NotJson(_))));
         assert!(matches!(parse_event(r#"{"type":"Pay","cart_id":"c"}"#), Err(DecodeError::NotAnEvent(_))));

@@ -169,6 +169,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_may_be_1024_bytes_and_no_longer() {
+        let record = |cart: &str, item: &str| HistoryRecord {
+            key: Some(cart.to_string()),
+            value: format!(r#"{{"type":"AddItem","cart_id":"{cart}","item":"{item}","qty":1,"price":1}}"#),
+        };
+        let (ok, long) = ("c".repeat(1024), "c".repeat(1025));
+        assert!(read(&record(&ok, &ok)).is_some());
+        assert!(read(&record(&long, "i")).is_none());
+        assert!(read(&record("c", &long)).is_none());
+    }
+
+    #[test]
     fn prices_are_read_through_their_decimal_text() {
         let cents = |text: &str| price_in_cents(&serde_json::from_str(text).unwrap());
         assert_eq!(cents("9.99"), Some(999));
