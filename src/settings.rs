@@ -168,6 +168,8 @@ mod tests {
             assert!(error.to_string().starts_with(&format!("environment variable {variable}=")), "{error}");
         }
         assert_eq!(settings(&[("PROPTEST_CASES", "64")]).unwrap().proptest_cases, Some(64));
+        let dirs = settings(&[("CART_FAILURES_DIR", "/x"), ("CART_SCRATCH_DIR", "/y")]).unwrap();
+        assert_eq!((dirs.failures_dir, dirs.scratch_dir), (PathBuf::from("/x"), Some(PathBuf::from("/y"))));
         assert_eq!(settings(&[("PROPTEST_MAX_SHRINK_ITERS", "0")]).unwrap().proptest_max_shrink_iters, Some(0));
         assert_eq!(settings(&[("PROPTEST_RNG_SEED", "42")]).unwrap().proptest_rng_seed, Some(42));
         assert!(settings(&[("CART_BENCH_1M", "1")]).unwrap().bench_1m);

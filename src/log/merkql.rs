@@ -171,6 +171,9 @@ impl GroupConsumer for MerkqlConsumer {
         self.inner.commit_sync().map_err(|e| broker_error("commit offsets", &self.dir, e))
     }
 
+    /// With auto-commit off, merkql 0.2's `close` only marks the consumer
+    /// closed, as its `Drop` does; it is called so that a close error (or a
+    /// later merkql that does more on close) is not lost.
     fn close(mut self: Box<Self>) -> Result<(), LogError> {
         self.inner.close().map_err(|e| broker_error("close a consumer", &self.dir, e))
     }

@@ -66,6 +66,18 @@ fn a_group_id_that_would_escape_the_log_directory_is_refused() {
 }
 
 #[test]
+fn a_topic_name_that_would_escape_the_log_directory_is_refused() {
+    let dir = event_sourced_cart::settings::scratch_dir().unwrap();
+    for bad in ["", "../x", "a/b", ".hidden", "spaces not allowed"] {
+        let created = event_sourced_cart::log::MerkqlLog::create(dir.path(), bad, 1);
+        assert!(matches!(created, Err(LogError::BadTopic(_))), "{bad:?}");
+        let opened = event_sourced_cart::log::MerkqlLog::open(dir.path(), bad);
+        assert!(matches!(opened, Err(LogError::BadTopic(_))), "{bad:?}");
+    }
+    assert!(!dir.path().join(".merkql").exists(), "nothing was created");
+}
+
+#[test]
 fn reopen_is_refused_while_a_consumer_holds_the_broker() {
     let (_dir, mut log) = scratch_log(2);
     let consumer = log.consumer("g").unwrap();
