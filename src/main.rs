@@ -105,12 +105,30 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
             return exit_for(&e);
         }
     };
-    print!("{}", report::canonical_text(&run));
-    if let Err(reason) = run.check_incremental() {
-        eprintln!("error: incremental update is wrong: {reason}");
-        return Exit::Violations;
+    let verdict = match run.check_incremental() {
+        Ok(()) => Exit::Agree,
+        Err(reason) => {
+            eprintln!("error: incremental update is wrong: {reason}");
+            Exit::Violations
+        }
+    };
+    emit(&report::canonical_text(&run), verdict)
+}
+
+/// Writes the report to stdout, then ends with `verdict`. A closed pipe
+/// (`| head -1`) ends quietly with the verdict, as `cat` does; any other
+/// write failure (a full disk) is an error: exit 3.
+fn emit(text: &str, verdict: Exit) -> Exit {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => verdict,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => verdict,
+        Err(e) => {
+            eprintln!("error: cannot write the report to standard output ({e}); check the disk or the file it goes to");
+            Exit::LogFailed
+        }
     }
-    Exit::Agree
 }
 
 fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
@@ -133,12 +151,8 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
             return Exit::LogFailed;
         }
     };
-    if json {
-        print_json(&file, &schedule, &verdict)
-    } else {
-        print_text(&file, &schedule, &verdict)
-    }
-    verdict.exit()
+    let text = if json { json_report(&file, &schedule, &verdict) } else { text_report(&file, &schedule, &verdict) };
+    emit(&text, verdict.exit())
 }
 
 fn run_on_scratch_log(file: &ReplayFile, schedule: &Schedule) -> Result<Verdict<Cart>, String> {
@@ -162,34 +176,38 @@ fn line_of<'a>(
     move |r| by_position.get(&(r.partition, r.offset)).copied()
 }
 
-fn print_text(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) {
+fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let events = file.history.len();
-    println!(
+    let _ = writeln!(
+        out,
         "Replayed {events} events: {} partitions, split at {:?}.",
         schedule.partitions(),
         schedule.split_points(events)
     );
     let line_of = line_of(file, verdict);
     for r in verdict.execution.full.first().map(|t| t.rejected.as_slice()).unwrap_or_default() {
-        match line_of(r) {
-            Some(line) => println!("line {line}: {r}"),
-            None => println!("{r}"),
-        }
+        let _ = match line_of(r) {
+            Some(line) => writeln!(out, "line {line}: {r}"),
+            None => writeln!(out, "{r}"),
+        };
     }
     for trace in &verdict.execution.full {
         let title = title(&trace.projection);
         let mut chars = title.chars();
         let title: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
-        println!("\n{title} (full replay):");
-        print!("{}", view_text(&trace.view));
+        let _ = writeln!(out, "\n{title} (full replay):");
+        out.push_str(&view_text(&trace.view));
     }
-    println!();
+    let _ = writeln!(out);
     if verdict.violations.is_empty() {
-        println!("Full replay and split replay agree; every property holds.");
+        let _ = writeln!(out, "Full replay and split replay agree; every property holds.");
     }
     for v in &verdict.violations {
-        println!("VIOLATION: {}", quoted_if_needed_lines(&v.to_string()));
+        let _ = writeln!(out, "VIOLATION: {}", quoted_if_needed_lines(&v.to_string()));
     }
+    out
 }
 
 /// A violation's text: its lines are the harness's own (diffs span lines),
@@ -221,7 +239,7 @@ struct RejectedJson {
     error: String,
 }
 
-fn print_json(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) {
+fn json_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) -> String {
     let events = file.history.len();
     let line_of = line_of(file, verdict);
     let full = &verdict.execution.full;
@@ -249,7 +267,10 @@ fn print_json(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) {
     // Serialized directly (not through serde_json::Value, which cannot hold
     // the u128 totals above u64::MAX). Views are plain data.
     match serde_json::to_string_pretty(&out) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: the replay report does not serialize ({e})"),
+        Ok(text) => text + "\n",
+        Err(e) => {
+            eprintln!("error: the replay report does not serialize ({e})");
+            String::new()
+        }
     }
 }

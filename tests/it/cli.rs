@@ -220,3 +220,39 @@ fn replay_json_shows_every_projection() {
     assert_eq!(json["units_sold"]["total_units"], 647);
     assert_eq!(json["units_sold"]["items"]["Bolt"], 100);
 }
+
+/// Runs the binary with stdout on a pipe whose reading end is already
+/// closed: every write fails with a broken pipe, whatever the timing.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_verdict() {
+    for args in [&[][..], &["replay", &canonical_file()][..], &["replay", &canonical_file(), "--json"][..]] {
+        let out = with_closed_stdout(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn a_full_disk_is_an_error_with_exit_code_3() {
+    // /dev/full (every write fails with "no space left") exists on Linux,
+    // where CI runs; elsewhere there is nothing to test this with.
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
+        .args(["replay", &canonical_file(), "--json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the report to standard output"), "{out:?}");
+}
