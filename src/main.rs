@@ -131,11 +131,22 @@ fn emit(text: &str, verdict: Exit) -> Exit {
     }
 }
 
+/// Reports an error on stderr and, for `--json`, as `{"error": ..., "exit": N}`
+/// on stdout too, so that a script reading stdout learns why.
+fn fail(json: bool, exit: Exit, message: String) -> Exit {
+    eprintln!("error: {message}");
+    if !json {
+        return exit;
+    }
+    let object = serde_json::json!({ "error": message, "exit": exit.code() });
+    match emit(&format!("{object:#}\n"), exit) {
+        Exit::LogFailed => Exit::LogFailed,
+        _ => exit,
+    }
+}
+
 fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
-    let bad_input = |message: String| {
-        eprintln!("error: {}: {message}", path.display());
-        Exit::BadInput
-    };
+    let bad_input = |message: String| fail(json, Exit::BadInput, format!("{}: {message}", path.display()));
     let file = match replay::load(&Cart, path) {
         Ok(file) => file,
         Err(message) => return bad_input(message),
@@ -146,10 +157,7 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
     };
     let verdict = match run_on_scratch_log(&file, &schedule) {
         Ok(verdict) => verdict,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::LogFailed;
-        }
+        Err(e) => return fail(json, Exit::LogFailed, e),
     };
     let text = if json { json_report(&file, &schedule, &verdict) } else { text_report(&file, &schedule, &verdict) };
     emit(&text, verdict.exit())
@@ -182,8 +190,9 @@ fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) 
     let events = file.history.len();
     let _ = writeln!(
         out,
-        "Replayed {events} events: {} partitions, split at {:?}.",
-        schedule.partitions(),
+        "Replayed {}: {}, split at {:?}.",
+        event_sourced_cart::text::count(events as u64, "event"),
+        event_sourced_cart::text::count(schedule.partitions(), "partition"),
         schedule.split_points(events)
     );
     let line_of = line_of(file, verdict);

@@ -39,6 +39,12 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// `1 partition`, `3 partitions`: a count and its noun, plural unless 1.
+pub fn count(n: impl Into<u128>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// At most `max_chars` characters of `text`, quoted and escaped, with `…`
 /// when cut: for messages that quote input of any length.
 pub fn quoted_excerpt(text: &str, max_chars: usize) -> String {
@@ -59,6 +65,10 @@ mod tests {
         assert_eq!(quoted_if_needed("x\u{202e}y"), "\"x\\u{202e}y\"");
         assert_eq!(quoted_if_needed("x\u{2028}y"), "\"x\\u{2028}y\"");
         assert_eq!(quoted_excerpt("abcdef", 3), "\"abc\"…");
+        assert_eq!(
+            (count(1u32, "partition"), count(0u32, "event"), count(3u64, "record")),
+            ("1 partition".into(), "0 events".into(), "3 records".into())
+        );
         assert_eq!(quoted_excerpt("abc", 3), "\"abc\"");
         assert_eq!(quoted("say \"hi\"\u{1b}[2J"), "\"say \\\"hi\\\"\\u{1b}[2J\"");
     }

@@ -152,15 +152,22 @@ pub enum DecodeError {
 /// every field its variant needs, of the right type; fields the variant
 /// does not read are ignored, whatever their type.
 pub fn parse_event(json: &str) -> Result<DomainEvent, DecodeError> {
+    // serde_json says "at line 1 column 33"; a value is read on its own, so
+    // for a one-line value only the column means something (the record may
+    // sit on line 36 of a file).
+    let located = |e: serde_json::Error| {
+        let text = e.to_string();
+        if json.contains('\n') { text } else { text.replace(" at line 1 column ", " at column ") }
+    };
     let fields: wire::Fields = serde_json::from_str(json).map_err(|e| match e.classify() {
         // The pass stops at the first data error (a duplicated field, not an
         // object); the text may still be invalid JSON further on, and that
         // is what it is first.
         serde_json::error::Category::Data => match wire::check_json(json) {
-            Ok(()) => DecodeError::NotAnEvent(e.to_string()),
-            Err(not_json) => DecodeError::NotJson(not_json.to_string()),
+            Ok(()) => DecodeError::NotAnEvent(located(e)),
+            Err(not_json) => DecodeError::NotJson(located(not_json)),
         },
-        _ => DecodeError::NotJson(e.to_string()),
+        _ => DecodeError::NotJson(located(e)),
     })?;
     let event = fields.into_event().map_err(DecodeError::NotAnEvent)?;
     Ok(event.validate()?)

@@ -80,7 +80,12 @@ pub fn rejected_text<R: Display>(rejected: &[Rejected<R>]) -> String {
 pub fn canonical_text(run: &CanonicalRun) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "Event-sourced cart on merkql: topic {}, {} partitions", super::TOPIC, run.partitions);
+    let _ = writeln!(
+        w,
+        "Event-sourced cart on merkql: topic {}, {}",
+        super::TOPIC,
+        crate::text::count(run.partitions, "partition")
+    );
     let _ = writeln!(w, "Produced {} events.", run.first_batch);
     for (number, projection) in run.projections.iter().enumerate() {
         let _ = writeln!(w);

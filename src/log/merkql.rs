@@ -129,7 +129,11 @@ impl Log for MerkqlLog {
             return Err(LogError::Backend {
                 action: "reopen",
                 place: self.dir.display().to_string(),
-                message: format!("the topic had {} partitions and now has {}", self.partitions, reopened.partitions),
+                message: format!(
+                    "the topic had {} and now has {}",
+                    crate::text::count(self.partitions, "partition"),
+                    crate::text::count(reopened.partitions, "partition")
+                ),
             });
         }
         *self = reopened;

@@ -21,7 +21,9 @@
 //! under the key the domain reads from it ([`Domain::key_of_value`]; for
 //! carts, the `cart_id`), optionally headed by `{"schedule":{...}}`.
 //!
-//! In both, blank lines are skipped.
+//! In both, blank lines are skipped and lines end with LF or CRLF; a CR
+//! anywhere else in a line, or a leading byte-order mark, is an error that
+//! names the cause.
 
 use super::schedule::Schedule;
 use crate::domain::{Domain, HistoryRecord};
@@ -84,12 +86,24 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&
 /// cannot be keyed, or any malformed line, is an error naming the line.
 pub fn parse<D: Domain>(domain: &D, text: &str) -> Result<ReplayFile, InputError> {
     let mut file = ReplayFile { history: Vec::new(), lines: Vec::new(), schedule: None };
+    if text.starts_with('\u{feff}') {
+        return Err(InputError {
+            line: 1,
+            message: "the file starts with a byte-order mark (U+FEFF); save it as UTF-8 without a BOM".into(),
+        });
+    }
     let mut records_format = false;
     let mut seen_first = false;
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
         let fail = |message: String| InputError { line, message };
         let value = raw.strip_suffix('\r').unwrap_or(raw);
+        if value.contains('\r') {
+            return Err(fail(
+                "a carriage return (CR) inside the line: the file seems to use CR line endings; convert them to LF or CRLF"
+                    .into(),
+            ));
+        }
         if value.trim().is_empty() {
             continue;
         }

@@ -256,3 +256,50 @@ fn a_full_disk_is_an_error_with_exit_code_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the report to standard output"), "{out:?}");
 }
+
+#[test]
+fn json_errors_reach_stdout_as_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n[1]\n");
+    let out = cart(&["replay", &file, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["exit"], 2);
+    assert!(json["error"].as_str().unwrap().contains("line 2: not a JSON object"), "{json}");
+    let out = cart(&["replay", &file]);
+    assert!(out.stdout.is_empty(), "text mode writes errors to stderr only");
+}
+
+#[test]
+fn the_causes_of_unreadable_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bom = write(&dir, "\u{feff}{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n");
+    let out = cart(&["replay", &bom]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: the file starts with a byte-order mark"), "{out:?}");
+
+    let cr_only = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\r{\"type\":\"Checkout\",\"cart_id\":\"b\"}\r");
+    let out = cart(&["replay", &cr_only]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: a carriage return (CR) inside the line"), "{out:?}");
+
+    let crlf =
+        write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\r\n{\"type\":\"Checkout\",\"cart_id\":\"b\"}\r\n");
+    assert_eq!(cart(&["replay", &crlf]).status.code(), Some(0), "CRLF line endings are fine");
+}
+
+#[test]
+fn a_rejection_on_a_later_line_gives_only_the_column_and_counts_agree_in_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "{\"format\":\"records\"}\n{\"key\":\"a\",\"json\":{\"type\":\"Checkout\",\"cart_id\":\"a\"}}\n\
+         {\"key\":\"a\",\"text\":\"{\\\"type\\\":\\\"Checkout\\\",\\\"cart_id\\\":\\\"a\\\"\"}\n",
+    );
+    let out = cart(&["replay", &file]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Replayed 2 events: 1 partition, split at []."), "{text}");
+    assert!(text.contains("line 3: rejected record"), "{text}");
+    assert!(text.contains("at column 32") && !text.contains("line 1 column"), "{text}");
+}
