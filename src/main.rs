@@ -75,6 +75,7 @@ fn main() -> ExitCode {
 fn exit_for(error: &LogError) -> Exit {
     match error {
         LogError::AlreadyExists { .. }
+        | LogError::InUse { .. }
         | LogError::Missing { .. }
         | LogError::BadPartitionCount(_)
         | LogError::BadTopic(_)

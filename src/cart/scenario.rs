@@ -124,8 +124,11 @@ pub fn run_canonical_on(log: &mut dyn Log) -> Result<CanonicalRun, RunError> {
     Ok(CanonicalRun { partitions: log.partitions(), first_batch: first.len(), new_positions, projections })
 }
 
-/// Runs steps 1-8 of the seed on a new merkql log in `dir`.
+/// Runs steps 1-8 of the seed on a new merkql log in `dir`, holding the
+/// directory's lock throughout; the log is marked complete at the end.
 pub fn run_canonical(dir: &Path, partitions: u32) -> Result<CanonicalRun, RunError> {
     let mut log = MerkqlLog::create(dir, TOPIC, partitions)?;
-    run_canonical_on(&mut log)
+    let run = run_canonical_on(&mut log)?;
+    log.mark_complete()?;
+    Ok(run)
 }

@@ -25,12 +25,41 @@ const MAX_TOPIC_BYTES: usize = 249;
 /// merkql ignores the poll timeout (it returns whatever is there); a nominal one.
 const POLL_TIMEOUT: Duration = Duration::from_millis(0);
 
+/// The lock file every process takes, exclusively, before it reads or
+/// writes a log directory: merkql does not guard against two processes.
+const LOCK_FILE: &str = ".event-sourced-cart.lock";
+
+/// Present while a log is being written by a run that has not said it
+/// finished ([`MerkqlLog::mark_complete`]): after a `kill -9` it remains,
+/// and the next process is told the log may be partial.
+const INCOMPLETE_FILE: &str = ".event-sourced-cart.incomplete";
+
 /// An open merkql log in a directory, holding one topic.
 pub struct MerkqlLog {
     dir: PathBuf,
     topic: String,
     partitions: u32,
     pub(super) broker: BrokerRef,
+    /// Held (locked) for as long as the log is open, reopens included.
+    _lock: std::fs::File,
+}
+
+/// Takes the directory's lock, or says which process has it.
+fn lock(dir: &Path) -> Result<std::fs::File, LogError> {
+    let place = || dir.display().to_string();
+    let io =
+        |action: &'static str, e: std::io::Error| LogError::Backend { action, place: place(), message: e.to_string() };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .map_err(|e| io("open the lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::InUse { place: place() }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock the directory", e)),
+    }
 }
 
 impl MerkqlLog {
@@ -41,12 +70,38 @@ impl MerkqlLog {
             return Err(LogError::BadPartitionCount(partitions));
         }
         validate_topic(topic)?;
+        std::fs::create_dir_all(dir).map_err(|e| LogError::Backend {
+            action: "create the directory",
+            place: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let lock = lock(dir)?;
         if dir.join(".merkql").exists() {
-            return Err(LogError::AlreadyExists { place: dir.display().to_string() });
+            let partial = dir.join(INCOMPLETE_FILE).exists();
+            return Err(LogError::AlreadyExists { place: dir.display().to_string(), partial });
         }
+        std::fs::write(dir.join(INCOMPLETE_FILE), b"").map_err(|e| LogError::Backend {
+            action: "mark the run in progress",
+            place: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
         let broker = open_broker(dir, partitions)?;
         broker.create_topic(topic, partitions).map_err(|e| broker_error("create the topic", dir, e))?;
-        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker })
+        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker, _lock: lock })
+    }
+
+    /// Says the run that created this log finished writing it: the next
+    /// process that finds the directory is not told it may be partial.
+    pub fn mark_complete(&self) -> Result<(), LogError> {
+        match std::fs::remove_file(self.dir.join(INCOMPLETE_FILE)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(LogError::Backend {
+                action: "mark the run complete",
+                place: self.dir.display().to_string(),
+                message: e.to_string(),
+            }),
+        }
     }
 
     /// Opens an existing log; the partition count is the topic's own.
@@ -56,9 +111,9 @@ impl MerkqlLog {
         if !dir.join(".merkql").join("topics").join(topic).exists() {
             return Err(missing());
         }
-        let broker = open_broker(dir, 1)?;
-        let partitions = broker.topic(topic).ok_or_else(missing)?.num_partitions();
-        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker })
+        let lock = lock(dir)?;
+        let (broker, partitions) = open_existing(dir, topic)?;
+        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker, _lock: lock })
     }
 
     pub fn dir(&self) -> &Path {
@@ -124,19 +179,20 @@ impl Log for MerkqlLog {
         if holders > 0 {
             return Err(LogError::ConsumersStillOpen(holders));
         }
-        let reopened = MerkqlLog::open(&self.dir, &self.topic)?;
-        if reopened.partitions != self.partitions {
+        // The lock stays held: this process keeps the directory throughout.
+        let (broker, partitions) = open_existing(&self.dir, &self.topic)?;
+        if partitions != self.partitions {
             return Err(LogError::Backend {
                 action: "reopen",
                 place: self.dir.display().to_string(),
                 message: format!(
                     "the topic had {} and now has {}",
                     crate::text::count(self.partitions, "partition"),
-                    crate::text::count(reopened.partitions, "partition")
+                    crate::text::count(partitions, "partition")
                 ),
             });
         }
-        *self = reopened;
+        self.broker = broker;
         Ok(())
     }
 }
@@ -185,6 +241,16 @@ impl GroupConsumer for MerkqlConsumer {
 
 fn validate_topic(topic: &str) -> Result<(), LogError> {
     if is_safe_name(topic, MAX_TOPIC_BYTES) { Ok(()) } else { Err(LogError::BadTopic(crate::text::quoted(topic))) }
+}
+
+/// The broker of an existing log and its topic's partition count.
+fn open_existing(dir: &Path, topic: &str) -> Result<(BrokerRef, u32), LogError> {
+    let broker = open_broker(dir, 1)?;
+    let partitions = broker
+        .topic(topic)
+        .ok_or_else(|| LogError::Missing { place: dir.display().to_string(), topic: topic.to_string() })?
+        .num_partitions();
+    Ok((broker, partitions))
 }
 
 fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {

@@ -68,8 +68,12 @@ pub trait GroupConsumer {
 /// Everything that can go wrong talking to a log, with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("{place} already holds a log; choose an empty or new directory")]
-    AlreadyExists { place: String },
+    #[error("{place} already holds a log{}; choose an empty or new directory", if *.partial { " written by a run that did not finish (killed?), so it may be partial" } else { "" })]
+    AlreadyExists { place: String, partial: bool },
+    #[error(
+        "{place} is in use by another process (it holds the directory's lock); wait for it to finish or choose another directory"
+    )]
+    InUse { place: String },
     #[error("{place} holds no log with topic {topic}; create one first")]
     Missing { place: String, topic: String },
     #[error("partition count {0} is out of range; use 1 to {MAX_PARTITIONS}")]

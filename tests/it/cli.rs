@@ -303,3 +303,31 @@ fn a_rejection_on_a_later_line_gives_only_the_column_and_counts_agree_in_number(
     assert!(text.contains("line 3: rejected record"), "{text}");
     assert!(text.contains("at column 32") && !text.contains("line 1 column"), "{text}");
 }
+
+#[test]
+fn a_second_process_on_a_log_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    // This test process holds the lock, as a running main job would.
+    let lock = std::fs::File::create(dir.path().join(".event-sourced-cart.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let out = cart(&["--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is in use by another process"), "{out:?}");
+    assert!(!dir.path().join(".merkql").exists(), "nothing was created");
+    drop(lock);
+    assert!(cart(&["--data-dir", dir.path().to_str().unwrap()]).status.success(), "free once the lock is gone");
+    assert!(!dir.path().join(".event-sourced-cart.incomplete").exists(), "a finished run leaves no marker");
+}
+
+#[test]
+fn a_log_left_by_a_killed_run_is_said_to_be_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    // A log created and never marked complete: what `kill -9` leaves.
+    drop(event_sourced_cart::log::MerkqlLog::create(dir.path(), event_sourced_cart::cart::TOPIC, 3).unwrap());
+    let out = cart(&["--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already holds a log written by a run that did not finish"), "{stderr}");
+    assert!(stderr.contains("may be partial"), "{stderr}");
+}
