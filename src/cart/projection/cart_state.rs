@@ -116,6 +116,36 @@ impl Carts {
     }
 }
 
+/// The working store of the projections that count checked-out carts
+/// (`revenue`, `units-sold`): every cart's items, and which carts have a
+/// `Checkout`. Each projection keeps its own copy (separate read models).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CheckedOutCarts {
+    items: Carts,
+    checked_out: std::collections::HashSet<String, Seeded>,
+}
+
+impl CheckedOutCarts {
+    /// A `Checkout` marks its cart (a second one changes nothing); other
+    /// events change items.
+    pub(crate) fn apply(&mut self, event: &DomainEvent) {
+        match event {
+            DomainEvent::Checkout { cart_id } => {
+                if !self.checked_out.contains(cart_id.as_str()) {
+                    self.checked_out.insert(cart_id.clone());
+                }
+            }
+            _ => self.items.apply_items(event),
+        }
+    }
+
+    /// Every checked-out cart with its current contents (`None`: checked
+    /// out without ever getting an item), in no particular order.
+    pub(crate) fn checked_out(&self) -> impl Iterator<Item = (&String, Option<&Cart>)> {
+        self.checked_out.iter().map(|id| (id, self.items.get(id)))
+    }
+}
+
 /// The `cart-state` projection.
 #[derive(Clone, Debug, Default)]
 pub struct CartState {

@@ -6,12 +6,12 @@
 //! A second checkout changes nothing. A cart checked out without items
 //! counts with $0.00. Carts that never checked out are not listed.
 
-use super::cart_state::Carts;
+use super::cart_state::CheckedOutCarts;
 use crate::cart::event::DomainEvent;
 use crate::cart::money::Cents;
 use crate::domain::Projection;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Checked-out carts by id with their current totals, and the sum.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -24,8 +24,7 @@ pub struct RevenueView {
 /// `cart-state` (each projection is a separate read model).
 #[derive(Clone, Debug, Default)]
 pub struct Revenue {
-    items: Carts,
-    checked_out: HashSet<String, foldhash::fast::RandomState>,
+    carts: CheckedOutCarts,
 }
 
 impl Revenue {
@@ -45,21 +44,14 @@ impl Projection for Revenue {
     }
 
     fn apply(&mut self, event: &DomainEvent) {
-        match event {
-            DomainEvent::Checkout { cart_id } => {
-                if !self.checked_out.contains(cart_id.as_str()) {
-                    self.checked_out.insert(cart_id.clone());
-                }
-            }
-            _ => self.items.apply_items(event),
-        }
+        self.carts.apply(event);
     }
 
     fn view(&self) -> RevenueView {
         let carts: BTreeMap<String, Cents> = self
-            .checked_out
-            .iter()
-            .map(|id| (id.clone(), self.items.get(id).map(|c| c.total()).unwrap_or_default()))
+            .carts
+            .checked_out()
+            .map(|(id, cart)| (id.clone(), cart.map(|c| c.total()).unwrap_or_default()))
             .collect();
         let total_cents = carts.values().copied().sum();
         RevenueView { carts, total_cents }

@@ -8,11 +8,11 @@
 //! An item is listed while at least one checked-out cart holds a line of
 //! it. Units are summed in `u128`, so no history can overflow a sum.
 
-use super::cart_state::Carts;
+use super::cart_state::CheckedOutCarts;
 use crate::cart::event::DomainEvent;
 use crate::domain::Projection;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Units per item name, and their sum.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -24,8 +24,7 @@ pub struct UnitsSoldView {
 /// The `units-sold` projection: keeps its own item state, like `revenue`.
 #[derive(Clone, Debug, Default)]
 pub struct UnitsSold {
-    items: Carts,
-    checked_out: HashSet<String, foldhash::fast::RandomState>,
+    carts: CheckedOutCarts,
 }
 
 impl UnitsSold {
@@ -45,19 +44,12 @@ impl Projection for UnitsSold {
     }
 
     fn apply(&mut self, event: &DomainEvent) {
-        match event {
-            DomainEvent::Checkout { cart_id } => {
-                if !self.checked_out.contains(cart_id.as_str()) {
-                    self.checked_out.insert(cart_id.clone());
-                }
-            }
-            _ => self.items.apply_items(event),
-        }
+        self.carts.apply(event);
     }
 
     fn view(&self) -> UnitsSoldView {
         let mut view = UnitsSoldView::default();
-        for cart in self.checked_out.iter().filter_map(|id| self.items.get(id)) {
+        for cart in self.carts.checked_out().filter_map(|(_, cart)| cart) {
             for line in &cart.lines {
                 let units = u128::from(line.qty);
                 *view.items.entry(line.item.clone()).or_default() += units;
