@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use event_sourced_cart::cart::event::DecodeError;
-use event_sourced_cart::cart::report::{self, title, view_text};
+use event_sourced_cart::cart::report::{self, capitalized, title, view_text};
 use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
 use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::domain::{AnyView, Rejected};
@@ -204,9 +204,7 @@ fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) 
         };
     }
     for trace in &verdict.execution.full {
-        let title = title(&trace.projection);
-        let mut chars = title.chars();
-        let title: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        let title = capitalized(&title(&trace.projection));
         let _ = writeln!(out, "\n{title} (full replay):");
         out.push_str(&view_text(&trace.view));
     }

@@ -58,7 +58,8 @@ pub fn title(group_id: &str) -> String {
     name(group_id).replace('-', " ")
 }
 
-fn capitalized(text: &str) -> String {
+/// `text` with its first letter in upper case: "Cart state".
+pub fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
