@@ -60,7 +60,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = Settings::get() {
-        eprintln!("error: {e}");
+        print_error(&e.to_string());
         return Exit::BadInput.into();
     }
     let exit = match cli.command {
@@ -94,7 +94,7 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
                 temp.path()
             }
             Err(e) => {
-                eprintln!("error: cannot create a temporary directory ({e}); pass --data-dir DIR");
+                print_error(&format!("cannot create a temporary directory ({e}); pass --data-dir DIR"));
                 return Exit::LogFailed;
             }
         },
@@ -102,14 +102,14 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
     let run = match run_canonical(dir, partitions) {
         Ok(run) => run,
         Err(RunError::Log(e)) => {
-            eprintln!("error: {e}");
+            print_error(&e.to_string());
             return exit_for(&e);
         }
     };
     let verdict = match run.check_incremental() {
         Ok(()) => Exit::Agree,
         Err(reason) => {
-            eprintln!("error: incremental update is wrong: {reason}");
+            print_error(&format!("incremental update is wrong: {reason}"));
             Exit::Violations
         }
     };
@@ -126,28 +126,40 @@ fn emit(text: &str, verdict: Exit) -> Exit {
         Ok(()) => verdict,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => verdict,
         Err(e) => {
-            eprintln!("error: cannot write the report to standard output ({e}); check the disk or the file it goes to");
+            print_error(&format!(
+                "cannot write the report to standard output ({e}); check the disk or the file it goes to"
+            ));
             Exit::LogFailed
         }
     }
 }
 
+/// Prints `error: <message>` on stderr, through the last gate every error
+/// passes: whatever a message embeds, it stays one line of safe text.
+/// Returns the message as printed.
+fn print_error(message: &str) -> String {
+    let message = event_sourced_cart::text::escaped(message).into_owned();
+    eprintln!("error: {message}");
+    message
+}
+
 /// Reports an error on stderr and, for `--json`, as `{"error": ..., "exit": N}`
 /// on stdout too, so that a script reading stdout learns why.
 fn fail(json: bool, exit: Exit, message: String) -> Exit {
-    eprintln!("error: {message}");
+    let message = print_error(&message);
     if !json {
         return exit;
     }
     let object = serde_json::json!({ "error": message, "exit": exit.code() });
-    match emit(&format!("{object:#}\n"), exit) {
+    match emit(&event_sourced_cart::text::json_escaped(&format!("{object:#}\n")), exit) {
         Exit::LogFailed => Exit::LogFailed,
         _ => exit,
     }
 }
 
 fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
-    let bad_input = |message: String| fail(json, Exit::BadInput, format!("{}: {message}", path.display()));
+    let bad_input =
+        |message: String| fail(json, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
     let file = match replay::load(&Cart, path) {
         Ok(file) => file,
         Err(message) => return bad_input(message),
@@ -275,9 +287,9 @@ fn json_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) 
     // Serialized directly (not through serde_json::Value, which cannot hold
     // the u128 totals above u64::MAX). Views are plain data.
     match serde_json::to_string_pretty(&out) {
-        Ok(text) => text + "\n",
+        Ok(text) => event_sourced_cart::text::json_escaped(&text).into_owned() + "\n",
         Err(e) => {
-            eprintln!("error: the replay report does not serialize ({e})");
+            print_error(&format!("the replay report does not serialize ({e})"));
             String::new()
         }
     }

@@ -28,15 +28,63 @@ pub fn quoted(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_unsafe(c) => out.extend(c.escape_unicode()),
-            c => out.push(c),
+            c => push_escaped(&mut out, c),
         }
     }
     out.push('"');
     out
+}
+
+/// `text` with every unsafe character escaped as [`quoted`] escapes it, but
+/// no quotes added: for messages written by libraries (serde's "unknown
+/// field `...`", I/O errors) that embed input text verbatim, and as the last
+/// gate every error line passes before it is printed. Safe text, including
+/// text already escaped, is unchanged.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    text.chars().for_each(|c| push_escaped(&mut out, c));
+    out.into()
+}
+
+/// A path as printed in a message: [`quoted_if_needed`] of its (lossy)
+/// text, since paths come from the command line and may hold anything.
+pub fn path(path: &std::path::Path) -> String {
+    quoted_if_needed(&path.to_string_lossy()).into_owned()
+}
+
+/// JSON text with the characters JSON allows raw inside strings but that
+/// change how a terminal shows the output (line separators, bidirectional
+/// formatting) written as `\uXXXX` escapes instead. The data is unchanged:
+/// these characters can only occur inside JSON strings, where both forms
+/// mean the same. (serde_json already escapes control characters.)
+pub fn json_escaped(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(is_unsafe) {
+        return json.into();
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_unsafe(c) {
+            // Every unsafe character is in the Basic Multilingual Plane.
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Pushes `c`, escaped if it could forge output.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if is_unsafe(c) => out.extend(c.escape_unicode()),
+        c => out.push(c),
+    }
 }
 
 /// `1 partition`, `3 partitions`: a count and its noun, plural unless 1.
@@ -71,5 +119,24 @@ mod tests {
         );
         assert_eq!(quoted_excerpt("abc", 3), "\"abc\"");
         assert_eq!(quoted("say \"hi\"\u{1b}[2J"), "\"say \\\"hi\\\"\\u{1b}[2J\"");
+    }
+
+    #[test]
+    fn escaped_keeps_safe_text_and_is_idempotent() {
+        assert_eq!(escaped("unknown field `a\nb`"), "unknown field `a\\nb`");
+        assert_eq!(escaped("x\u{202e}\u{1b}[2J\"q\""), "x\\u{202e}\\u{1b}[2J\"q\"");
+        let once = escaped("a\r\n\u{2028}\\").into_owned();
+        assert_eq!(escaped(&once), once);
+        assert!(matches!(escaped("plain \"text\" ñ"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_escaped_is_the_same_json_without_raw_separators() {
+        let value = serde_json::json!({"k\u{202e}": "a\u{2028}b\u{1b}", "n": 1});
+        let text = serde_json::to_string(&value).unwrap();
+        let safe = json_escaped(&text);
+        assert!(!safe.chars().any(is_unsafe), "{safe}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), value);
+        assert!(safe.contains("\\u202e") && safe.contains("\\u2028"), "{safe}");
     }
 }

@@ -46,7 +46,7 @@ pub struct MerkqlLog {
 
 /// Takes the directory's lock, or says which process has it.
 fn lock(dir: &Path) -> Result<std::fs::File, LogError> {
-    let place = || dir.display().to_string();
+    let place = || crate::text::path(dir);
     let io =
         |action: &'static str, e: std::io::Error| LogError::Backend { action, place: place(), message: e.to_string() };
     let file = std::fs::OpenOptions::new()
@@ -72,17 +72,17 @@ impl MerkqlLog {
         validate_topic(topic)?;
         std::fs::create_dir_all(dir).map_err(|e| LogError::Backend {
             action: "create the directory",
-            place: dir.display().to_string(),
+            place: crate::text::path(dir),
             message: e.to_string(),
         })?;
         let lock = lock(dir)?;
         if dir.join(".merkql").exists() {
             let partial = dir.join(INCOMPLETE_FILE).exists();
-            return Err(LogError::AlreadyExists { place: dir.display().to_string(), partial });
+            return Err(LogError::AlreadyExists { place: crate::text::path(dir), partial });
         }
         std::fs::write(dir.join(INCOMPLETE_FILE), b"").map_err(|e| LogError::Backend {
             action: "mark the run in progress",
-            place: dir.display().to_string(),
+            place: crate::text::path(dir),
             message: e.to_string(),
         })?;
         let broker = open_broker(dir, partitions)?;
@@ -98,7 +98,7 @@ impl MerkqlLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(LogError::Backend {
                 action: "mark the run complete",
-                place: self.dir.display().to_string(),
+                place: crate::text::path(&self.dir),
                 message: e.to_string(),
             }),
         }
@@ -107,7 +107,7 @@ impl MerkqlLog {
     /// Opens an existing log; the partition count is the topic's own.
     pub fn open(dir: &Path, topic: &str) -> Result<MerkqlLog, LogError> {
         validate_topic(topic)?;
-        let missing = || LogError::Missing { place: dir.display().to_string(), topic: topic.to_string() };
+        let missing = || LogError::Missing { place: crate::text::path(dir), topic: topic.to_string() };
         if !dir.join(".merkql").join("topics").join(topic).exists() {
             return Err(missing());
         }
@@ -146,7 +146,7 @@ impl Log for MerkqlLog {
         let topic = self
             .broker
             .topic(&self.topic)
-            .ok_or_else(|| LogError::Missing { place: self.dir.display().to_string(), topic: self.topic.clone() })?;
+            .ok_or_else(|| LogError::Missing { place: crate::text::path(&self.dir), topic: self.topic.clone() })?;
         let mut ids = topic.partition_ids();
         ids.sort_unstable();
         ids.into_iter()
@@ -184,7 +184,7 @@ impl Log for MerkqlLog {
         if partitions != self.partitions {
             return Err(LogError::Backend {
                 action: "reopen",
-                place: self.dir.display().to_string(),
+                place: crate::text::path(&self.dir),
                 message: format!(
                     "the topic had {} and now has {}",
                     crate::text::count(self.partitions, "partition"),
@@ -248,7 +248,7 @@ fn open_existing(dir: &Path, topic: &str) -> Result<(BrokerRef, u32), LogError> 
     let broker = open_broker(dir, 1)?;
     let partitions = broker
         .topic(topic)
-        .ok_or_else(|| LogError::Missing { place: dir.display().to_string(), topic: topic.to_string() })?
+        .ok_or_else(|| LogError::Missing { place: crate::text::path(dir), topic: topic.to_string() })?
         .num_partitions();
     Ok((broker, partitions))
 }
@@ -259,5 +259,5 @@ fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {
 }
 
 fn broker_error(action: &'static str, dir: &Path, error: anyhow::Error) -> LogError {
-    LogError::Backend { action, place: dir.display().to_string(), message: format!("{error:#}") }
+    LogError::Backend { action, place: crate::text::path(dir), message: format!("{error:#}") }
 }

@@ -169,9 +169,10 @@ fn plain_line<D: Domain>(domain: &D, value: &str) -> Result<HistoryRecord, Strin
 }
 
 /// serde_json's message without its "line 1" (each replay line is parsed
-/// alone, so only the column means something).
+/// alone, so only the column means something), escaped: serde quotes an
+/// unknown field or variant name verbatim.
 fn without_line(e: &serde_json::Error) -> String {
-    e.to_string().replace(" at line 1 column ", " at column ")
+    crate::text::escaped(&e.to_string()).replace(" at line 1 column ", " at column ")
 }
 
 /// Renders a history and its schedule as a records file: every key and

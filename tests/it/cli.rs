@@ -331,3 +331,52 @@ fn a_log_left_by_a_killed_run_is_said_to_be_partial() {
     assert!(stderr.contains("already holds a log written by a run that did not finish"), "{stderr}");
     assert!(stderr.contains("may be partial"), "{stderr}");
 }
+
+/// Whether `output` holds a character that could forge a line or move the
+/// cursor, or a line planted by the input.
+fn forged(output: &Output) -> Option<String> {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let unsafe_char = text.chars().find(|&c| {
+        (c.is_control() && c != '\n') || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    if let Some(c) = unsafe_char {
+        return Some(format!("raw {c:?} in\n{text}"));
+    }
+    text.lines().any(|l| l.starts_with("FORGED")).then(|| format!("a forged line in\n{text}"))
+}
+
+#[test]
+fn no_input_text_reaches_any_output_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = r#"{"type":"Checkout","cart_id":"c"}"#;
+    for evil in ["\nFORGED", "\u{1b}[2J", "\u{202e}x", "\u{2028}x", "\r\nFORGED", "\u{0}", "\u{9b}31m"] {
+        let e = serde_json::to_string(evil).unwrap();
+        let files = [
+            format!(r#"{{"schedule":{{"partitions":1,{e}:1}}}}"#),
+            format!(r#"{{"schedule":{{"partitions":1,"phases":[{{"produce":1,"crash":{e}}}]}}}}"#),
+            format!("{{\"format\":\"records\"}}\n{{\"key\":\"c\",{e}:1}}"),
+            format!("{{\"format\":{e}}}"),
+            format!(r#"{{"type":{e},"cart_id":"c"}}"#),
+            format!(r#"{{"type":"AddItem","cart_id":"c","item":"x","qty":{e},"price":1}}"#),
+            format!(r#"{{"type":"AddItem","cart_id":{e},"item":{e},"qty":1,"price":1}}"#),
+            format!("{{\"format\":\"records\"}}\n{{\"key\":{e},\"json\":{event}}}\n{{\"text\":{e}}}"),
+            format!(r#"{{"type":"Checkout","cart_id":"c",{e}:1,{e}:2}}"#),
+        ];
+        for (i, text) in files.iter().enumerate() {
+            let file = dir.path().join(format!("f{i}.jsonl"));
+            std::fs::write(&file, format!("{text}\n{event}\n")).unwrap();
+            for json in [false, true] {
+                let args = [&["replay", file.to_str().unwrap()][..], if json { &["--json"] } else { &[] }].concat();
+                let out = cart(&args);
+                assert_ne!(out.status.code(), Some(101), "panic on {text:?}");
+                assert_eq!(forged(&out), None, "file {text:?}, --json {json}");
+            }
+        }
+        let path = dir.path().join(format!("missing{}", evil.replace('\0', "")));
+        assert_eq!(forged(&cart(&["replay", path.to_str().unwrap()])), None, "path {evil:?}");
+        let data_dir = dir.path().join(format!("log{}", evil.replace('\0', ""))).join("x");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        std::fs::write(data_dir.join("occupied"), "").unwrap();
+        assert_eq!(forged(&cart(&["--data-dir", data_dir.to_str().unwrap()])), None, "--data-dir {evil:?}");
+    }
+}
