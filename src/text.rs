@@ -59,14 +59,18 @@ pub fn path(path: &std::path::Path) -> String {
 /// change how a terminal shows the output (line separators, bidirectional
 /// formatting) written as `\uXXXX` escapes instead. The data is unchanged:
 /// these characters can only occur inside JSON strings, where both forms
-/// mean the same. (serde_json already escapes control characters.)
+/// mean the same. Newlines, tabs and carriage returns are left alone:
+/// serde_json escapes them inside strings, and outside strings they are the
+/// layout; other control characters (C1's CSI, U+009B, which serde_json
+/// writes raw) are escaped.
 pub fn json_escaped(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(is_unsafe) {
+    let shown_raw = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !json.chars().any(shown_raw) {
         return json.into();
     }
     let mut out = String::with_capacity(json.len() + 8);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if shown_raw(c) {
             // Every unsafe character is in the Basic Multilingual Plane.
             let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
         } else {
@@ -132,10 +136,11 @@ mod tests {
 
     #[test]
     fn json_escaped_is_the_same_json_without_raw_separators() {
-        let value = serde_json::json!({"k\u{202e}": "a\u{2028}b\u{1b}", "n": 1});
-        let text = serde_json::to_string(&value).unwrap();
+        let value = serde_json::json!({"k\u{202e}": "a\u{2028}b\u{1b}\u{9b}", "n": 1});
+        let text = serde_json::to_string_pretty(&value).unwrap();
         let safe = json_escaped(&text);
-        assert!(!safe.chars().any(is_unsafe), "{safe}");
+        assert!(!safe.chars().any(|c| is_unsafe(c) && c != '\n'), "{safe}");
+        assert_eq!(safe.lines().count(), text.lines().count(), "the layout is kept");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), value);
         assert!(safe.contains("\\u202e") && safe.contains("\\u2028"), "{safe}");
     }

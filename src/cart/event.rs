@@ -8,8 +8,11 @@
 //!   (unknown `type`, a missing field, a field of the wrong type, a `qty`
 //!   that is not a whole number in `0..=4294967295`);
 //! - has `qty` 0;
-//! - has a `price` that is negative, not finite, above 1,000,000.00, or has
-//!   more than two decimals (see [`crate::cart::money::Cents::from_price`]);
+//! - has a `price` that is not a number, is negative, is above
+//!   1,000,000.00, or has more than two decimals, decided exactly on the
+//!   number's decimal text (see [`crate::cart::money::Cents::from_decimal`]:
+//!   `9.990000000000000001` and `1e-400` are rejected, `-0` and `1e2` are
+//!   not);
 //! - has an empty `cart_id`, or a `cart_id` or `item` longer than
 //!   [`MAX_NAME_BYTES`];
 //! - is not one valid JSON text as a whole (a lone surrogate escape or a
@@ -55,25 +58,41 @@ impl CartEvent {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Checks the domain rules and converts the price to exact cents.
+    /// Checks the domain rules and converts the price to exact cents, for
+    /// an event built in code. The price is decided on the shortest decimal
+    /// text of its `f64` (what [`CartEvent::to_json`] writes), which is
+    /// exact for a double meant as a price; a record read from a log is
+    /// decided on its own text instead ([`parse_event`]).
     pub fn validate(self) -> Result<DomainEvent, InvalidEvent> {
-        check_name("cart_id", self.cart_id(), false)?;
-        Ok(match self {
+        match self {
             CartEvent::AddItem { cart_id, item, qty, price } => {
-                check_name("item", &item, true)?;
-                if qty == 0 {
-                    return Err(InvalidEvent::ZeroQuantity);
-                }
-                let unit_price = Cents::from_price(price).map_err(InvalidEvent::Price)?;
-                DomainEvent::AddItem { cart_id, item, qty, unit_price }
+                // A non-finite double is written as `null`: not a number.
+                let text = serde_json::to_string(&price).unwrap_or_default();
+                validate_add(cart_id, item, qty, &text)
             }
             CartEvent::RemoveItem { cart_id, item } => {
+                check_name("cart_id", &cart_id, false)?;
                 check_name("item", &item, true)?;
-                DomainEvent::RemoveItem { cart_id, item }
+                Ok(DomainEvent::RemoveItem { cart_id, item })
             }
-            CartEvent::Checkout { cart_id } => DomainEvent::Checkout { cart_id },
-        })
+            CartEvent::Checkout { cart_id } => {
+                check_name("cart_id", &cart_id, false)?;
+                Ok(DomainEvent::Checkout { cart_id })
+            }
+        }
     }
+}
+
+/// The rules of an `AddItem`, in order: its names, its quantity, then its
+/// price, given as the decimal text of a JSON number.
+pub fn validate_add(cart_id: String, item: String, qty: u32, price: &str) -> Result<DomainEvent, InvalidEvent> {
+    check_name("cart_id", &cart_id, false)?;
+    check_name("item", &item, true)?;
+    if qty == 0 {
+        return Err(InvalidEvent::ZeroQuantity);
+    }
+    let unit_price = Cents::from_decimal(price).map_err(InvalidEvent::Price)?;
+    Ok(DomainEvent::AddItem { cart_id, item, qty, unit_price })
 }
 
 pub fn check_name(field: &'static str, value: &str, may_be_empty: bool) -> Result<(), InvalidEvent> {
@@ -170,16 +189,17 @@ pub fn parse_event(json: &str) -> Result<DomainEvent, DecodeError> {
         _ => DecodeError::NotJson(located(e)),
     })?;
     let event = fields.into_event().map_err(DecodeError::NotAnEvent)?;
-    Ok(event.validate()?)
+    Ok(event?)
 }
 
 /// The decoder's single pass over a value: one borrowing visitor that
 /// reads the five fields events use, validates everything else, and
 /// refuses duplicated fields.
 mod wire {
-    use super::CartEvent;
+    use super::{CartEvent, DomainEvent, InvalidEvent};
     use crate::text::quoted_excerpt;
     use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
     use std::borrow::Cow;
     use std::collections::HashSet;
     use std::fmt;
@@ -217,7 +237,32 @@ mod wire {
         cart_id: Option<Scalar<'a>>,
         item: Option<Scalar<'a>>,
         qty: Option<Scalar<'a>>,
-        price: Option<Scalar<'a>>,
+        price: Option<PriceField<'a>>,
+    }
+
+    /// The `price` field: a number, kept as its text so that the price rule
+    /// is decided exactly, or any other value.
+    #[derive(Debug)]
+    pub(super) enum PriceField<'a> {
+        Number(&'a str),
+        Other(Scalar<'a>),
+    }
+
+    impl<'de> Deserialize<'de> for PriceField<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let raw = <&'de RawValue>::deserialize(deserializer)?;
+            let text: &'de str = raw.get().trim_matches([' ', '\t', '\n', '\r']);
+            if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                // Out of a double's range is not JSON here, as in every
+                // other field (serde_json's rule); the text is still what
+                // decides the price.
+                return match text.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(PriceField::Number(text)),
+                    _ => Err(de::Error::custom("number out of range")),
+                };
+            }
+            serde_json::from_str::<Scalar<'de>>(text).map(PriceField::Other).map_err(de::Error::custom)
+        }
     }
 
     fn take_string(name: &str, field: Option<Scalar<'_>>) -> Result<String, String> {
@@ -229,8 +274,9 @@ mod wire {
     }
 
     impl Fields<'_> {
-        /// The event these fields spell, as serde's tagged enum reads it.
-        pub(super) fn into_event(self) -> Result<CartEvent, String> {
+        /// The event these fields spell, as serde's tagged enum reads it,
+        /// then validated; the outer error says it is no event at all.
+        pub(super) fn into_event(self) -> Result<Result<DomainEvent, InvalidEvent>, String> {
             let kind = take_string("type", self.kind)?;
             let variant = match kind.as_str() {
                 "AddItem" | "RemoveItem" | "Checkout" => kind.as_str(),
@@ -243,8 +289,8 @@ mod wire {
             };
             let cart_id = take_string("cart_id", self.cart_id)?;
             Ok(match variant {
-                "Checkout" => CartEvent::Checkout { cart_id },
-                "RemoveItem" => CartEvent::RemoveItem { cart_id, item: take_string("item", self.item)? },
+                "Checkout" => CartEvent::Checkout { cart_id }.validate(),
+                "RemoveItem" => CartEvent::RemoveItem { cart_id, item: take_string("item", self.item)? }.validate(),
                 _ => {
                     let item = take_string("item", self.item)?;
                     let qty = match self.qty {
@@ -259,13 +305,13 @@ mod wire {
                         None => return Err("missing field `qty`".into()),
                     };
                     let price = match self.price {
-                        Some(Scalar::Float(x)) => x,
-                        Some(Scalar::Unsigned(n)) => n as f64,
-                        Some(Scalar::Negative(n)) => n as f64,
-                        Some(other) => return Err(format!("field `price` is {}, expected a number", other.describe())),
+                        Some(PriceField::Number(text)) => text,
+                        Some(PriceField::Other(other)) => {
+                            return Err(format!("field `price` is {}, expected a number", other.describe()));
+                        }
                         None => return Err("missing field `price`".into()),
                     };
-                    CartEvent::AddItem { cart_id, item, qty, price }
+                    super::validate_add(cart_id, item, qty, price)
                 }
             })
         }
@@ -295,7 +341,16 @@ mod wire {
                     "cart_id" => Some(&mut fields.cart_id),
                     "item" => Some(&mut fields.item),
                     "qty" => Some(&mut fields.qty),
-                    "price" => Some(&mut fields.price),
+                    "price" => {
+                        if fields.price.is_some() {
+                            return Err(de::Error::custom(format_args!(
+                                "duplicate field {}",
+                                quoted_excerpt("price", EXCERPT_CHARS)
+                            )));
+                        }
+                        fields.price = Some(map.next_value::<PriceField>()?);
+                        continue;
+                    }
                     _ => None,
                 };
                 let duplicate =

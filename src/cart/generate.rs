@@ -61,10 +61,20 @@ pub enum NoiseKind {
     DuplicateField,
     /// A value that is not JSON at all.
     NotJson,
+    /// A price a hair off whole cents (`9.990000000000000001`, `1e-400`):
+    /// a rule decided on the parsed double accepts it.
+    NearCentPrice,
 }
 
+/// Prices within a rounding error of whole cents, none of them whole
+/// cents: a parser's double for each is (or may be) that of a whole-cent
+/// price. Which one a record gets depends on its other cart's name, so
+/// that histories hold several.
+pub const NEAR_CENT_PRICES: [&str; 6] =
+    ["9.990000000000000001", "9.999999999999999", "19.990000000000002", "1e-400", "-1e-400", "0.30000000000000004"];
+
 impl NoiseKind {
-    pub const ALL: [NoiseKind; 10] = [
+    pub const ALL: [NoiseKind; 11] = [
         NoiseKind::TruncatedJson,
         NoiseKind::UnknownType,
         NoiseKind::ZeroQuantity,
@@ -75,6 +85,7 @@ impl NoiseKind {
         NoiseKind::EmptyCartId,
         NoiseKind::DuplicateField,
         NoiseKind::NotJson,
+        NoiseKind::NearCentPrice,
     ];
 
     /// The record of this kind for cart `cart_id` (`other` is a second cart).
@@ -105,6 +116,10 @@ impl NoiseKind {
                 keyed(format!("{{\"type\":\"Checkout\",\"cart_id\":{other},\"cart_id\":{id}}}"))
             }
             NoiseKind::NotJson => keyed(format!("checkout {cart_id}\u{1}\t\u{fffd}")),
+            NoiseKind::NearCentPrice => {
+                let price = NEAR_CENT_PRICES[other.len() % NEAR_CENT_PRICES.len()];
+                keyed(format!("{{\"type\":\"AddItem\",\"cart_id\":{id},\"item\":\"x\",\"qty\":1,\"price\":{price}}}"))
+            }
         }
     }
 }

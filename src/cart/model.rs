@@ -1,8 +1,9 @@
 //! The model: a plain, independent fold of the produced history.
 //!
 //! It shares no code with what it checks: it validates records with its own
-//! reading of the rules (on `serde_json::Value` pairs, with prices converted
-//! to cents through their decimal text rather than by arithmetic), groups
+//! reading of the rules (on `serde_json::Value` pairs, with prices decided
+//! on the number's text as written, by moving its decimal point in a
+//! string, where the decoder counts digits), groups
 //! the history by cart, walks each cart's own events in order, and sums
 //! with plain `u128` arithmetic. Only the view types are shared, so that
 //! the two can be compared. A bug planted in validation, in money or in a
@@ -94,7 +95,18 @@ fn fold_one_cart<'a>(events: impl Iterator<Item = &'a ModelEvent>) -> (Vec<(Stri
 /// record must be rejected (the rules of README "Which records are rejected").
 fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
     const MAX_NAME: usize = 1024;
-    let Pairs(pairs) = serde_json::from_str(&record.value).ok()?;
+    let Pairs(raw_pairs) = serde_json::from_str(&record.value).ok()?;
+    // Every value must be valid JSON as serde_json reads it (numbers within
+    // a double's range, no lone surrogates), the price's text kept.
+    let mut pairs = Vec::with_capacity(raw_pairs.len());
+    for (name, raw) in &raw_pairs {
+        pairs.push((name.clone(), serde_json::from_str::<Value>(raw.get()).ok()?));
+    }
+    let price_texts: BTreeMap<&str, &str> = raw_pairs
+        .iter()
+        .filter(|(_, raw)| raw.get().starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+        .map(|(name, raw)| (name.as_str(), raw.get()))
+        .collect();
     let mut names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
@@ -110,7 +122,7 @@ fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
         "AddItem" => {
             let item = text("item").filter(|i| i.len() <= MAX_NAME)?;
             let qty = object.get("qty")?.as_u64().filter(|q| (1..=u64::from(u32::MAX)).contains(q))?;
-            let cents = price_in_cents(object.get("price")?)?;
+            let cents = price_in_cents(price_texts.get("price")?)?;
             ModelEvent::Add { item, qty, cents }
         }
         "RemoveItem" => ModelEvent::Remove { item: text("item").filter(|i| i.len() <= MAX_NAME)? },
@@ -120,29 +132,60 @@ fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
     Some((cart_id, event))
 }
 
-/// A JSON price in cents through its shortest decimal text: whole cents
-/// from 0.00 to 1,000,000.00, or `None`.
-fn price_in_cents(price: &Value) -> Option<u128> {
-    let number = price.as_f64()?;
-    if number == 0.0 {
-        return Some(0);
-    }
-    // Rust prints an f64 as the shortest decimal that reads back to it,
-    // without an exponent: "9.99", "0.1", "1000000", and up to 309 digits
-    // for the largest doubles, so the arithmetic is checked.
-    let text = format!("{number}");
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-    if whole.starts_with('-') || fraction.len() > 2 {
+/// A JSON number's text as whole cents from 0.00 to 1,000,000.00, or
+/// `None`: the decimal point is moved by the exponent, in a string of
+/// digits, and what lies right of it must be at most two digits (after
+/// dropping zeros). `-0` is zero.
+fn price_in_cents(text: &str) -> Option<u128> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
+        None => (unsigned, "0"),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let whole_cents = whole.parse::<u128>().ok()?.checked_mul(100)?;
-    let cents = whole_cents.checked_add(format!("{fraction:0<2}").parse::<u128>().ok()?)?;
+    let significant = digits.trim_matches('0');
+    if significant.is_empty() {
+        return Some(0);
+    }
+    if unsigned.len() != text.len() {
+        return None; // negative and not zero
+    }
+    // Where the decimal point sits, counted in digits from the left of
+    // `digits`. An exponent too long for i64 puts it far out of range.
+    let exponent: i64 = exponent.strip_prefix('+').unwrap_or(exponent).parse().ok()?;
+    let point = (whole.len() as i64).checked_add(exponent)?;
+    // A nonzero price of at most 1,000,000.00 has its point at most 7
+    // digits right of its first nonzero digit, and its last nonzero digit
+    // at most 2 right of the point: bound the string before building it.
+    let leading_zeros = (digits.len() - digits.trim_start_matches('0').len()) as i64;
+    let last_nonzero = leading_zeros + significant.len() as i64;
+    if point - leading_zeros > 7 || last_nonzero - point > 2 {
+        return None;
+    }
+    let mut shifted = digits.clone();
+    if point < 0 {
+        shifted.insert_str(0, &"0".repeat(point.unsigned_abs() as usize));
+    }
+    let point = point.max(0) as usize;
+    if shifted.len() < point + 2 {
+        shifted.push_str(&"0".repeat(point + 2 - shifted.len()));
+    }
+    let (left, right) = shifted.split_at(point);
+    let (cents_digits, rest) = right.split_at(2);
+    if rest.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let cents: u128 = format!("{left}{cents_digits}").parse().ok()?;
     (cents <= 100_000_000).then_some(cents)
 }
 
 /// A JSON object's fields in order, duplicates kept (a `serde_json::Map`
 /// would keep only the last), every value read in full.
-struct Pairs(Vec<(String, Value)>);
+struct Pairs(Vec<(String, Box<serde_json::value::RawValue>)>);
 
 impl<'de> Deserialize<'de> for Pairs {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Pairs, D::Error> {
@@ -154,7 +197,7 @@ impl<'de> Deserialize<'de> for Pairs {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
                 let mut pairs = Vec::new();
-                while let Some(pair) = map.next_entry::<String, Value>()? {
+                while let Some(pair) = map.next_entry::<String, Box<serde_json::value::RawValue>>()? {
                     pairs.push(pair);
                 }
                 Ok(Pairs(pairs))
@@ -182,8 +225,16 @@ mod tests {
 
     #[test]
     fn prices_are_read_through_their_decimal_text() {
-        let cents = |text: &str| price_in_cents(&serde_json::from_str(text).unwrap());
+        let cents = price_in_cents;
         assert_eq!(cents("9.99"), Some(999));
+        assert_eq!(cents("0.0999E+2"), Some(999));
+        assert_eq!(cents("-0.0"), Some(0));
+        assert_eq!(cents("1e2"), Some(10_000));
+        assert_eq!(cents("100000000e-2"), Some(100_000_000));
+        for near in ["9.999999999999999", "19.990000000000002", "9.990000000000000001", "1e-400", "-1e-400"] {
+            assert_eq!(cents(near), None, "{near}");
+        }
+        assert_eq!(cents("1e99999999999999999999"), None);
         assert_eq!(cents("1000000"), Some(100_000_000));
         assert_eq!(cents("1000000.01"), None);
         assert_eq!(cents("1.005"), None);

@@ -12,7 +12,7 @@ use crate::support::broken::{DecodeBug, ProjectionBug, RunnerBug, decode_bug, no
 use crate::support::{evaluate, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::DomainEvent;
-use event_sourced_cart::cart::generate::{NoiseKind, case, case_with, case_with_noise};
+use event_sourced_cart::cart::generate::{NEAR_CENT_PRICES, NoiseKind, case, case_with, case_with_noise};
 use event_sourced_cart::domain::{Domain, HistoryRecord};
 use event_sourced_cart::verify::check::{
     self, Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
@@ -218,6 +218,7 @@ fn is_noise_of_kind(kind: NoiseKind, record: &HistoryRecord) -> bool {
             NoiseKind::EmptyCartId => value.contains("\"cart_id\":\"\""),
             NoiseKind::DuplicateField => value.matches("\"cart_id\"").count() == 2,
             NoiseKind::NotJson => !value.starts_with('{'),
+            NoiseKind::NearCentPrice => NEAR_CENT_PRICES.iter().any(|p| value.ends_with(&format!("\"price\":{p}}}"))),
         }
 }
 
@@ -278,4 +279,5 @@ noise_replay_tests! {
     failure_file_with_an_empty_cart_id_replays: NoiseKind::EmptyCartId,
     failure_file_with_a_duplicated_field_replays: NoiseKind::DuplicateField,
     failure_file_with_a_non_json_value_replays: NoiseKind::NotJson,
+    failure_file_with_a_near_cent_price_replays: NoiseKind::NearCentPrice,
 }

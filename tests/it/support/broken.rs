@@ -194,6 +194,9 @@ pub enum DecodeBug {
     LastDuplicateWins,
     /// Skips values that are not JSON objects without counting them.
     SkipsNonJson,
+    /// Decides the price on the double a float parser reads (the rule
+    /// checked on `f64`), not on the number's text.
+    DecidesPricesOnTheDouble,
 }
 
 impl DecodeBug {
@@ -210,6 +213,7 @@ impl DecodeBug {
             NoiseKind::EmptyCartId => DecodeBug::AcceptsEmptyCartIds,
             NoiseKind::DuplicateField => DecodeBug::LastDuplicateWins,
             NoiseKind::NotJson => DecodeBug::SkipsNonJson,
+            NoiseKind::NearCentPrice => DecodeBug::DecidesPricesOnTheDouble,
         }
     }
 }
@@ -254,6 +258,13 @@ impl Domain for PlantedCart {
                 Some(DecodeBug::ClampsNegativePrices),
                 DecodeError::Invalid(InvalidEvent::Price(PriceError::Negative(_))),
             ) => with_field(value, "price", |_| serde_json::json!(0)).or(real),
+            (
+                Some(DecodeBug::DecidesPricesOnTheDouble),
+                DecodeError::Invalid(InvalidEvent::Price(PriceError::FractionalCents(_) | PriceError::Negative(_))),
+            ) => serde_json::from_str::<CartEvent>(value)
+                .ok()
+                .and_then(|wire| wire.validate().ok())
+                .ok_or_else(|| error.clone()),
             (Some(DecodeBug::AcceptsEmptyCartIds), DecodeError::Invalid(InvalidEvent::EmptyName { .. })) => {
                 validate_without(value, Rule::EmptyName).or(real)
             }
@@ -320,9 +331,17 @@ enum Rule {
     EmptyName,
 }
 
-/// `CartEvent::validate`'s rules, from its public parts, with `skipped` left out.
+/// The price's text, as the real decoder reads it.
+#[derive(serde::Deserialize)]
+struct PriceText<'a> {
+    #[serde(borrow)]
+    price: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The real decoder's rules, from its public parts, with `skipped` left out.
 fn validate_without(value: &str, skipped: Rule) -> Result<DomainEvent, DecodeError> {
     let wire: CartEvent = serde_json::from_str(value).map_err(|e| DecodeError::NotAnEvent(e.to_string()))?;
+    let price_text: PriceText = serde_json::from_str(value).map_err(|e| DecodeError::NotAnEvent(e.to_string()))?;
     check_name("cart_id", wire.cart_id(), skipped == Rule::EmptyName)?;
     Ok(match wire {
         CartEvent::AddItem { cart_id, item, qty, price } => {
@@ -330,7 +349,7 @@ fn validate_without(value: &str, skipped: Rule) -> Result<DomainEvent, DecodeErr
             if qty == 0 && skipped != Rule::Quantity {
                 return Err(InvalidEvent::ZeroQuantity.into());
             }
-            let unit_price = match Cents::from_price(price) {
+            let unit_price = match Cents::from_decimal(price_text.price.map_or("", |raw| raw.get())) {
                 Err(PriceError::FractionalCents(_)) if skipped == Rule::WholeCents => {
                     Cents((price * 100.0).round() as u128)
                 }
