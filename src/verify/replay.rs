@@ -43,13 +43,8 @@ impl From<Exit> for ExitCode {
 
 /// Reads and parses a replay file; the error names the line and what is wrong.
 pub fn load<D: Domain>(domain: &D, path: &Path) -> Result<ReplayFile, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it ({e})"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
-        format!("line {line}: not valid UTF-8; save the file as UTF-8")
-    })?;
-    replay_file::parse(domain, &text).map_err(|e| e.to_string())
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it ({e})"))?;
+    replay_file::read(domain, std::io::BufReader::with_capacity(1 << 16, file)).map_err(|e| e.to_string())
 }
 
 /// The file's own schedule, or a split replay at `split_at` over

@@ -23,12 +23,14 @@
 //!
 //! In both, blank lines are skipped and lines end with LF or CRLF; a CR
 //! anywhere else in a line, or a leading byte-order mark, is an error that
-//! names the cause.
+//! names the cause. A line holds at most [`MAX_LINE_BYTES`], a file at most
+//! [`MAX_RECORDS`] records.
 
 use super::schedule::Schedule;
 use crate::domain::{Domain, HistoryRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
 /// Most records one replay file may hold (explicit bound).
@@ -82,22 +84,52 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
-/// Parses a replay file. Plain lines are keyed by `domain`; a line that
-/// cannot be keyed, or any malformed line, is an error naming the line.
+/// Longest line a replay file may hold, in bytes, without its line end.
+/// Lines are read with this bound, so a file without line ends
+/// (`/dev/zero`) is refused after reading this much, never read whole.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// Parses a replay file held in memory; see [`read`].
 pub fn parse<D: Domain>(domain: &D, text: &str) -> Result<ReplayFile, InputError> {
+    read(domain, text.as_bytes())
+}
+
+/// Reads a replay file line by line, each line read with a bound of
+/// [`MAX_LINE_BYTES`] and checked before the next is read, so reading
+/// stops at the first line that breaks a limit and memory stays
+/// proportional to what was accepted. Plain lines are keyed by `domain`; a
+/// line that cannot be keyed, or any malformed line, is an error naming
+/// the line.
+pub fn read<D: Domain>(domain: &D, mut reader: impl BufRead) -> Result<ReplayFile, InputError> {
     let mut file = ReplayFile { history: Vec::new(), lines: Vec::new(), schedule: None };
-    if text.starts_with('\u{feff}') {
-        return Err(InputError {
-            line: 1,
-            message: "the file starts with a byte-order mark (U+FEFF); save it as UTF-8 without a BOM".into(),
-        });
-    }
     let mut records_format = false;
     let mut seen_first = false;
-    for (index, raw) in text.split('\n').enumerate() {
-        let line = index + 1;
+    let mut bytes = Vec::new();
+    for line in 1.. {
         let fail = |message: String| InputError { line, message };
-        let value = raw.strip_suffix('\r').unwrap_or(raw);
+        bytes.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 2)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| fail(format!("cannot read it ({e})")))?;
+        if read == 0 {
+            break;
+        }
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        if bytes.len() > MAX_LINE_BYTES {
+            return Err(fail(format!(
+                "the line is longer than {MAX_LINE_BYTES} bytes (is this a replay file?); split long values or check the file"
+            )));
+        }
+        let value = std::str::from_utf8(&bytes).map_err(|_| fail("not valid UTF-8; save the file as UTF-8".into()))?;
+        if line == 1 && value.starts_with('\u{feff}') {
+            return Err(fail("the file starts with a byte-order mark (U+FEFF); save it as UTF-8 without a BOM".into()));
+        }
         if value.contains('\r') {
             return Err(fail(
                 "a carriage return (CR) inside the line: the file seems to use CR line endings; convert them to LF or CRLF"
@@ -127,7 +159,8 @@ pub fn parse<D: Domain>(domain: &D, text: &str) -> Result<ReplayFile, InputError
 /// The header, if `value` is one: an object whose keys are only `format`
 /// and `schedule` (a plain event never is).
 fn header(value: &str) -> Result<Option<Header>, String> {
-    let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(value) else {
+    // Only the field names are kept: a long line costs no more than itself.
+    let Ok(object) = serde_json::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(value) else {
         return Ok(None);
     };
     let is_header = !object.is_empty() && object.keys().all(|k| k == "format" || k == "schedule");

@@ -74,10 +74,35 @@ pub struct Schedule {
 #[serde(deny_unknown_fields)]
 struct UncheckedSchedule {
     partitions: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_phases")]
     phases: Vec<Phase>,
     #[serde(default)]
     late_join: Option<usize>,
+}
+
+/// Reads a list of phases, refusing it at the first phase past
+/// [`MAX_PHASES`]: a file's list is never held in memory beyond the bound.
+fn at_most_max_phases<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Phase>, D::Error> {
+    struct Phases;
+    impl<'de> serde::de::Visitor<'de> for Phases {
+        type Value = Vec<Phase>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_PHASES} phases")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Phase>, A::Error> {
+            let mut phases = Vec::new();
+            while let Some(phase) = seq.next_element::<Phase>()? {
+                if phases.len() == MAX_PHASES {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "more than {MAX_PHASES} phases; use at most {MAX_PHASES}"
+                    )));
+                }
+                phases.push(phase);
+            }
+            Ok(phases)
+        }
+    }
+    deserializer.deserialize_seq(Phases)
 }
 
 impl TryFrom<UncheckedSchedule> for Schedule {

@@ -131,3 +131,56 @@ fn a_failure_is_written_where_the_settings_say_as_a_records_file() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), render(&history, &schedule));
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn lines_are_read_with_a_bound_and_reading_stops_at_the_first_broken_limit() {
+    use event_sourced_cart::verify::replay_file::{MAX_LINE_BYTES, read};
+    let event = r#"{"type":"Checkout","cart_id":"c"}"#;
+    // A blank line of exactly the bound is read (and skipped); one byte more is refused.
+    let at_bound = format!("{}\n{event}\n", " ".repeat(MAX_LINE_BYTES));
+    assert_eq!(parse(&Cart, &at_bound).unwrap().history.len(), 1);
+    let over = format!("{event}\n{}\r\n{event}\n", " ".repeat(MAX_LINE_BYTES + 1));
+    let error = parse(&Cart, &over).unwrap_err();
+    assert_eq!(error.line, 2);
+    assert!(error.message.contains(&format!("longer than {MAX_LINE_BYTES} bytes")), "{error}");
+
+    // An endless line is refused after the bound: the reader is not read to its end.
+    let endless = std::io::BufReader::new(std::io::repeat(b'x'));
+    let error = read(&Cart, endless).unwrap_err();
+    assert!((error.line, error.message.contains("longer than")) == (1, true), "{error}");
+
+    // Invalid UTF-8 is found on its own line, before any later line is read.
+    let bytes = [event.as_bytes(), b"\n\xff\n", event.as_bytes()].concat();
+    assert_eq!(read(&Cart, &bytes[..]).unwrap_err().line, 2);
+
+    // A schedule is refused at its 65th phase, not after reading every phase.
+    let phases = vec![r#"{"produce":1}"#; 200_000].join(",");
+    let error = parse(&Cart, &format!("{{\"schedule\":{{\"partitions\":1,\"phases\":[{phases}]}}}}\n{event}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("more than 64 phases; use at most 64 at column 948"), "{error}");
+}
+
+/// `replay` under a 256 MiB address-space limit: reading whole what the
+/// file holds would abort the process.
+fn replay_with_little_memory(file: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", "ulimit -v 262144 && exec \"$0\" replay \"$1\"", env!("CARGO_BIN_EXE_event-sourced-cart"), file])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn endless_and_huge_files_are_refused_in_bounded_memory() {
+    let out = replay_with_little_memory("/dev/zero");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero: line 1: the line is longer than"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schedule.jsonl");
+    let phases = vec![r#"{"produce":1}"#; 3_000_000].join(",");
+    std::fs::write(&path, format!("{{\"schedule\":{{\"partitions\":1,\"phases\":[{phases}]}}}}\n")).unwrap();
+    let out = replay_with_little_memory(path.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: the line is longer than"));
+}
