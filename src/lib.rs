@@ -19,6 +19,7 @@
 //! - [`cart`]: the cart domain (events, money, projections, model,
 //!   generators, canonical scenario, report);
 //! - [`settings`]: environment settings, read once;
+//! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
 //! - [`text`]: the one escaping path for input-derived text.
 //!
 //! Arrows point one way: `cart` uses `verify`, `runner`, `log` and
@@ -30,6 +31,7 @@ pub mod domain;
 pub mod log;
 pub mod record;
 pub mod runner;
+pub mod scratch;
 pub mod settings;
 pub mod text;
 pub mod verify;

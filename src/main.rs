@@ -8,7 +8,8 @@ use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::domain::{AnyView, Rejected};
 use event_sourced_cart::log::{LogError, MAX_PARTITIONS, MerkqlLog};
 use event_sourced_cart::runner::RunError;
-use event_sourced_cart::settings::{Settings, scratch_dir};
+use event_sourced_cart::scratch::{ScratchDir, remove_scratch_logs_on_signals};
+use event_sourced_cart::settings::Settings;
 use event_sourced_cart::text::quoted_if_needed;
 use event_sourced_cart::verify::replay::{self, Exit, Verdict};
 use event_sourced_cart::verify::replay_file::ReplayFile;
@@ -63,6 +64,10 @@ fn main() -> ExitCode {
         print_error(&e.to_string());
         return Exit::BadInput.into();
     }
+    if let Err(e) = remove_scratch_logs_on_signals() {
+        print_error(&format!("cannot install the signal handler that removes scratch logs ({e})"));
+        return Exit::LogFailed.into();
+    }
     let exit = match cli.command {
         None => canonical(cli.data_dir.as_deref(), cli.partitions),
         Some(Command::Replay { file, partitions, split_at, json }) => replay(&file, partitions, &split_at, json),
@@ -88,7 +93,7 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
     let temp;
     let dir = match data_dir {
         Some(dir) => dir,
-        None => match tempfile::tempdir() {
+        None => match ScratchDir::new() {
             Ok(t) => {
                 temp = t;
                 temp.path()
@@ -160,6 +165,12 @@ fn fail(json: bool, exit: Exit, message: String) -> Exit {
 fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
     let bad_input =
         |message: String| fail(json, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
+    // Made before the file is read (which may block, on a pipe), so that
+    // an interrupt at any point finds it registered and removes it.
+    let scratch = match ScratchDir::new() {
+        Ok(scratch) => scratch,
+        Err(e) => return fail(json, Exit::LogFailed, format!("cannot create a temporary directory ({e})")),
+    };
     let file = match replay::load(&Cart, path) {
         Ok(file) => file,
         Err(message) => return bad_input(message),
@@ -168,7 +179,7 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
         Ok(schedule) => schedule,
         Err(message) => return bad_input(message),
     };
-    let verdict = match run_on_scratch_log(&file, &schedule) {
+    let verdict = match run_on_scratch_log(&scratch, &file, &schedule) {
         Ok(verdict) => verdict,
         Err(e) => return fail(json, Exit::LogFailed, e),
     };
@@ -176,8 +187,7 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
     emit(&text, verdict.exit())
 }
 
-fn run_on_scratch_log(file: &ReplayFile, schedule: &Schedule) -> Result<Verdict<Cart>, String> {
-    let dir = scratch_dir().map_err(|e| format!("cannot create a temporary directory ({e})"))?;
+fn run_on_scratch_log(dir: &ScratchDir, file: &ReplayFile, schedule: &Schedule) -> Result<Verdict<Cart>, String> {
     let mut log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
     replay::run(&Production(Cart), file, schedule, &mut log).map_err(|e: ExecuteError| e.to_string())
 }

@@ -380,3 +380,39 @@ fn no_input_text_reaches_any_output_raw() {
         assert_eq!(forged(&cart(&["--data-dir", data_dir.to_str().unwrap()])), None, "--data-dir {evil:?}");
     }
 }
+
+/// `replay` reading from a FIFO the test holds open, so that it is
+/// certainly running (its scratch directory made, its input not yet at
+/// its end) when the signal arrives; then the scratch directory is gone
+/// and the exit code is 128 + the signal.
+fn interrupted_replay_removes_its_scratch_log(signal: &str, code: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let (scratch, fifo) = (dir.path().join("scratch"), dir.path().join("events.fifo"));
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
+        .args(["replay", fifo.to_str().unwrap()])
+        .env("CART_SCRATCH_DIR", &scratch)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening for writing returns once the child opened it for reading,
+    // which it does after making its scratch directory.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut writer, b"{\"type\":\"Checkout\",\"cart_id\":\"c\"}\n").unwrap();
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 1, "one scratch log while it runs");
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    drop(writer);
+    assert_eq!(status.code(), Some(code), "{signal}");
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "{signal}: the scratch log is removed");
+}
+
+#[test]
+fn sigint_removes_the_scratch_log_and_exits_130() {
+    interrupted_replay_removes_its_scratch_log("-INT", 130);
+}
+
+#[test]
+fn sigterm_removes_the_scratch_log_and_exits_143() {
+    interrupted_replay_removes_its_scratch_log("-TERM", 143);
+}
