@@ -174,8 +174,9 @@ pub struct Model {
 /// event's [`Domain::key`] is rejected, see [`decode_record`]), so that no
 /// domain can forget it; the model must apply it too, with its own code.
 pub trait Domain: Clone + Send + Sync + 'static {
-    /// A validated event: what projections apply.
-    type Event: fmt::Debug;
+    /// A validated event: what projections apply. `Send + Sync` so that
+    /// the harness can fold a decoded history on several threads.
+    type Event: fmt::Debug + Send + Sync;
     /// Why a record value is not an event of this domain.
     type Rejection: std::error::Error + Clone + PartialEq + Send + Sync + 'static;
 

@@ -20,6 +20,7 @@
 //!   generators, canonical scenario, report);
 //! - [`settings`]: environment settings, read once;
 //! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
+//! - [`progress`]: the progress display of long runs on a terminal;
 //! - [`text`]: the one escaping path for input-derived text.
 //!
 //! Arrows point one way: `cart` uses `verify`, `runner`, `log` and
@@ -29,6 +30,7 @@
 pub mod cart;
 pub mod domain;
 pub mod log;
+pub mod progress;
 pub mod record;
 pub mod runner;
 pub mod scratch;

@@ -6,7 +6,9 @@ use event_sourced_cart::cart::report::{self, capitalized, title, view_text};
 use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
 use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::domain::{AnyView, Rejected};
+use event_sourced_cart::log::{Log, PerRecord};
 use event_sourced_cart::log::{LogError, MAX_PARTITIONS, MerkqlLog};
+use event_sourced_cart::progress::ReplayProgress;
 use event_sourced_cart::runner::RunError;
 use event_sourced_cart::scratch::{ScratchDir, remove_scratch_logs_on_signals};
 use event_sourced_cart::settings::Settings;
@@ -55,6 +57,11 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Produce each record with its own merkql send, as a real producer
+        /// does (quadratic: each send rewrites the partition's index),
+        /// instead of the bulk loader's batches (linear, same layout).
+        #[arg(long)]
+        send_each: bool,
     },
 }
 
@@ -70,7 +77,9 @@ fn main() -> ExitCode {
     }
     let exit = match cli.command {
         None => canonical(cli.data_dir.as_deref(), cli.partitions),
-        Some(Command::Replay { file, partitions, split_at, json }) => replay(&file, partitions, &split_at, json),
+        Some(Command::Replay { file, partitions, split_at, json, send_each }) => {
+            replay(&file, partitions, &split_at, json, send_each)
+        }
     };
     exit.into()
 }
@@ -162,7 +171,7 @@ fn fail(json: bool, exit: Exit, message: String) -> Exit {
     }
 }
 
-fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) -> Exit {
+fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, send_each: bool) -> Exit {
     let bad_input =
         |message: String| fail(json, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
     // Made before the file is read (which may block, on a pipe), so that
@@ -171,15 +180,25 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
         Ok(scratch) => scratch,
         Err(e) => return fail(json, Exit::LogFailed, format!("cannot create a temporary directory ({e})")),
     };
+    let progress = ReplayProgress::reading(&event_sourced_cart::text::path(path));
+    // Each error path clears the progress display before it prints.
     let file = match replay::load(&Cart, path) {
         Ok(file) => file,
-        Err(message) => return bad_input(message),
+        Err(message) => {
+            drop(progress);
+            return bad_input(message);
+        }
     };
     let schedule = match replay::schedule_for(&file, partitions, split_at) {
         Ok(schedule) => schedule,
-        Err(message) => return bad_input(message),
+        Err(message) => {
+            drop(progress);
+            return bad_input(message);
+        }
     };
-    let verdict = match run_on_scratch_log(&scratch, &file, &schedule) {
+    let verdict = run_on_scratch_log(&scratch, &file, &schedule, send_each, &progress);
+    drop(progress);
+    let verdict = match verdict {
         Ok(verdict) => verdict,
         Err(e) => return fail(json, Exit::LogFailed, e),
     };
@@ -187,9 +206,28 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool) 
     emit(&text, verdict.exit())
 }
 
-fn run_on_scratch_log(dir: &ScratchDir, file: &ReplayFile, schedule: &Schedule) -> Result<Verdict<Cart>, String> {
-    let mut log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
-    replay::run(&Production(Cart), file, schedule, &mut log).map_err(|e: ExecuteError| e.to_string())
+fn run_on_scratch_log(
+    dir: &ScratchDir,
+    file: &ReplayFile,
+    schedule: &Schedule,
+    send_each: bool,
+    progress: &ReplayProgress,
+) -> Result<Verdict<Cart>, String> {
+    let log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
+    let mut log: Box<dyn Log> = if send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
+    replay::run_with_progress(&Production(Cart), file, schedule, log.as_mut(), &mut |stage| progress.stage(stage))
+        .map_err(|e: ExecuteError| e.to_string())
+}
+
+/// The records the full replay rejected, in the order of the file (a
+/// poll's partition blocks come in an order merkql chooses, so arrival
+/// order would make the report differ from run to run).
+fn rejected_in_file_order<'a>(file: &'a ReplayFile, verdict: &'a Verdict<Cart>) -> Vec<&'a Rejected<DecodeError>> {
+    let line_of = line_of(file, verdict);
+    let mut rejected: Vec<&Rejected<DecodeError>> =
+        verdict.execution.full.first().map(|t| t.rejected.iter().collect()).unwrap_or_default();
+    rejected.sort_by_key(|r| (line_of(r), r.partition, r.offset));
+    rejected
 }
 
 /// The line of the file each rejected record came from.
@@ -219,7 +257,7 @@ fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) 
         schedule.split_points(events)
     );
     let line_of = line_of(file, verdict);
-    for r in verdict.execution.full.first().map(|t| t.rejected.as_slice()).unwrap_or_default() {
+    for r in rejected_in_file_order(file, verdict) {
         let _ = match line_of(r) {
             Some(line) => writeln!(out, "line {line}: {r}"),
             None => writeln!(out, "{r}"),
@@ -279,11 +317,8 @@ fn json_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) 
         split_at: schedule.split_points(events),
         agree: verdict.violations.is_empty(),
         violations: verdict.violations.iter().map(ToString::to_string).collect(),
-        rejected: full
-            .first()
-            .map(|t| t.rejected.as_slice())
-            .unwrap_or_default()
-            .iter()
+        rejected: rejected_in_file_order(file, verdict)
+            .into_iter()
             .map(|r| RejectedJson {
                 topic: r.topic.clone(),
                 partition: r.partition,

@@ -14,10 +14,10 @@
 //! next offsets. A later [`Log::append`] continues after them.
 //!
 //! Differences from `send`, none of which a consumer can see:
-//! - records without a key go round-robin from a counter of this call,
-//!   starting at partition 0 (merkql's own counter lives in the `Topic` and
-//!   starts at 0 when the broker opens), so they match `send` on a broker
-//!   that has not sent keyless records yet;
+//! - none for records without a key: merkql routes them round-robin by a
+//!   counter of its own that only `send` advances, so each is sent with
+//!   `send` (after the records waiting for its partition are appended),
+//!   one index rewrite each;
 //! - retention is not applied (this adapter never configures it);
 //! - no producer notification is sent (the `notify` feature is off).
 
@@ -87,20 +87,44 @@ impl MerkqlLog {
         records: impl IntoIterator<Item = (Option<String>, String)>,
         batch_records: usize,
     ) -> Result<u64, LogError> {
+        Ok(self.bulk_append_positions(records, batch_records)?.len() as u64)
+    }
+
+    /// The bulk loader's core: appends `records` and returns their
+    /// positions, in input order.
+    pub(super) fn bulk_append_positions(
+        &self,
+        records: impl IntoIterator<Item = (Option<String>, String)>,
+        batch_records: usize,
+    ) -> Result<Vec<Position>, LogError> {
+        use std::sync::atomic::Ordering;
         let batch_records = batch_records.max(1);
         let partitions = self.partitions() as usize;
-        let mut pending: Vec<Vec<Record>> = (0..partitions).map(|_| Vec::new()).collect();
-        let mut round_robin = 0usize;
-        let mut appended = 0u64;
-        for (key, value) in records {
-            let partition = match &key {
-                Some(k) => partition_for_key(k, self.partitions()) as usize,
-                None => {
-                    round_robin += 1;
-                    (round_robin - 1) % partitions
+        // Per partition: the records waiting, and their indexes in the input.
+        let mut pending: Vec<(Vec<Record>, Vec<usize>)> = (0..partitions).map(|_| Default::default()).collect();
+        let mut positions: Vec<Position> = Vec::new();
+        for (index, (key, value)) in records.into_iter().enumerate() {
+            let Some(key) = key else {
+                // merkql routes a keyless record by its own counter, which
+                // only `send` advances: after flushing what waits for the
+                // partition it will pick, the record is sent.
+                let partition = self.keyless_sent.load(Ordering::Relaxed) % self.partitions();
+                let (batch, indexes) = &mut pending[partition as usize];
+                self.append_batch(partition, batch, indexes, &mut positions)?;
+                let position = self.append(None, &value)?;
+                if position.partition != partition {
+                    return Err(self.error(
+                        "bulk-append a keyless record",
+                        anyhow::anyhow!("merkql put it in partition {}, not {partition}", position.partition),
+                    ));
                 }
+                positions.push(position);
+                continue;
             };
-            pending[partition].push(Record {
+            let partition = partition_for_key(&key, self.partitions()) as usize;
+            let key = Some(key);
+            let (batch, indexes) = &mut pending[partition];
+            batch.push(Record {
                 key,
                 value,
                 topic: self.topic().to_string(),
@@ -108,27 +132,44 @@ impl MerkqlLog {
                 offset: 0,
                 timestamp: chrono::Utc::now(),
             });
-            if pending[partition].len() >= batch_records {
-                appended += self.append_batch(partition as u32, &mut pending[partition])?;
+            indexes.push(index);
+            positions.push(Position { partition: partition as u32, offset: u64::MAX });
+            if batch.len() >= batch_records {
+                self.append_batch(partition as u32, batch, indexes, &mut positions)?;
             }
         }
-        for (partition, batch) in pending.iter_mut().enumerate() {
-            appended += self.append_batch(partition as u32, batch)?;
+        for (partition, (batch, indexes)) in pending.iter_mut().enumerate() {
+            self.append_batch(partition as u32, batch, indexes, &mut positions)?;
         }
-        Ok(appended)
+        debug_assert!(positions.iter().all(|p| p.offset != u64::MAX), "every record got its offset");
+        Ok(positions)
     }
 
-    /// Appends `batch` to one partition in one `append_batch`, and empties it.
-    fn append_batch(&self, partition: u32, batch: &mut Vec<Record>) -> Result<u64, LogError> {
+    /// Appends `batch` to one partition in one `append_batch`, writes the
+    /// offsets it got into `positions` at `indexes`, and empties both.
+    fn append_batch(
+        &self,
+        partition: u32,
+        batch: &mut Vec<Record>,
+        indexes: &mut Vec<usize>,
+        positions: &mut [Position],
+    ) -> Result<(), LogError> {
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let fail = |message: String| self.error("bulk-append a batch", anyhow::anyhow!(message));
         let topic = self.broker.topic(self.topic()).ok_or_else(|| fail("the topic is missing".into()))?;
         let partition = topic.partition(partition).ok_or_else(|| fail(format!("partition {partition} is missing")))?;
         let mut guard = partition.write().map_err(|_| fail("a partition lock is poisoned".into()))?;
         let offsets = guard.append_batch(batch).map_err(|e| self.error("bulk-append a batch", e))?;
+        if offsets.len() != indexes.len() {
+            return Err(fail(format!("{} records appended, {} offsets returned", indexes.len(), offsets.len())));
+        }
+        for (index, offset) in indexes.iter().zip(offsets) {
+            positions[*index].offset = offset;
+        }
         batch.clear();
-        Ok(offsets.len() as u64)
+        indexes.clear();
+        Ok(())
     }
 }

@@ -40,6 +40,11 @@ pub struct MerkqlLog {
     topic: String,
     partitions: u32,
     pub(super) broker: BrokerRef,
+    /// A mirror of merkql's round-robin counter for keyless records (it
+    /// lives in the broker's `Topic`, starts at 0 when the broker opens, and
+    /// counts every keyless `send`), so that the bulk loader knows which
+    /// partition a keyless `send` will pick.
+    pub(super) keyless_sent: std::sync::atomic::AtomicU32,
     /// Held (locked) for as long as the log is open, reopens included.
     _lock: std::fs::File,
 }
@@ -87,7 +92,14 @@ impl MerkqlLog {
         })?;
         let broker = open_broker(dir, partitions)?;
         broker.create_topic(topic, partitions).map_err(|e| broker_error("create the topic", dir, e))?;
-        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker, _lock: lock })
+        Ok(MerkqlLog {
+            dir: dir.to_path_buf(),
+            topic: topic.to_string(),
+            partitions,
+            broker,
+            keyless_sent: Default::default(),
+            _lock: lock,
+        })
     }
 
     /// Says the run that created this log finished writing it: the next
@@ -113,7 +125,14 @@ impl MerkqlLog {
         }
         let lock = lock(dir)?;
         let (broker, partitions) = open_existing(dir, topic)?;
-        Ok(MerkqlLog { dir: dir.to_path_buf(), topic: topic.to_string(), partitions, broker, _lock: lock })
+        Ok(MerkqlLog {
+            dir: dir.to_path_buf(),
+            topic: topic.to_string(),
+            partitions,
+            broker,
+            keyless_sent: Default::default(),
+            _lock: lock,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -139,7 +158,17 @@ impl Log for MerkqlLog {
         let record = producer
             .send(&ProducerRecord::new(self.topic.as_str(), key.map(str::to_string), value))
             .map_err(|e| self.error("append a record", e))?;
+        if key.is_none() {
+            self.keyless_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(Position { partition: record.partition, offset: record.offset })
+    }
+
+    /// Through the bulk loader ([`super::bulk`]): the layout `send` would
+    /// give, in a few index rewrites per partition instead of one per record.
+    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        let owned = records.iter().map(|(key, value)| (key.map(str::to_string), value.to_string()));
+        self.bulk_append_positions(owned, super::bulk::BULK_BATCH_RECORDS)
     }
 
     fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
@@ -193,6 +222,7 @@ impl Log for MerkqlLog {
             });
         }
         self.broker = broker;
+        self.keyless_sent = Default::default();
         Ok(())
     }
 }

@@ -37,6 +37,15 @@ pub trait Log {
     /// anything) and returns where the log put it.
     fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError>;
 
+    /// Appends `records` in order, as many `append`s would, and returns
+    /// their positions in the same order. A log may do it faster (merkql:
+    /// one index rewrite per partition and batch instead of one per record)
+    /// but never differently: the records land where `append` would put
+    /// them. [`PerRecord`] keeps the record-by-record path.
+    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        records.iter().map(|(key, value)| self.append(*key, value)).collect()
+    }
+
     /// The next offset of each partition (its record count), by partition id.
     fn end_offsets(&self) -> Result<Vec<u64>, LogError>;
 
@@ -48,6 +57,33 @@ pub trait Log {
     /// Drops the broker and opens the log again, as a restarted process
     /// would. Every consumer must have been released first.
     fn reopen(&mut self) -> Result<(), LogError>;
+}
+
+/// A log whose batches are appended one record at a time through its own
+/// [`Log::append`] (for merkql, one `Producer::send` each, as a real
+/// producer sends): slower, quadratic on merkql, and the way to reproduce
+/// a problem in the per-record path itself.
+pub struct PerRecord<L>(pub L);
+
+impl<L: Log> Log for PerRecord<L> {
+    fn topic(&self) -> &str {
+        self.0.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.0.partitions()
+    }
+    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        self.0.append(key, value)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        self.0.end_offsets()
+    }
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        self.0.consumer(group_id)
+    }
+    fn reopen(&mut self) -> Result<(), LogError> {
+        self.0.reopen()
+    }
 }
 
 /// One consumer of one group on the log's topic.

@@ -6,12 +6,12 @@ use crate::domain::{AnyView, BoxedProjection, Domain, decode_record};
 use crate::record::LogRecord;
 
 /// The partition blocks of `records` (one per partition, in arrival order).
-pub fn partition_blocks(records: &[LogRecord]) -> Vec<Vec<LogRecord>> {
+pub fn partition_blocks(records: Vec<LogRecord>) -> Vec<Vec<LogRecord>> {
     let mut blocks: Vec<Vec<LogRecord>> = Vec::new();
     for record in records {
         match blocks.iter_mut().find(|b| b[0].partition == record.partition) {
-            Some(block) => block.push(record.clone()),
-            None => blocks.push(vec![record.clone()]),
+            Some(block) => block.push(record),
+            None => blocks.push(vec![record]),
         }
     }
     blocks

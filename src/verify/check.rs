@@ -12,7 +12,7 @@ use super::execute::{Execution, PhaseTrace, Trace};
 use crate::domain::Domain;
 use crate::record::{Position, sorted_positions as sorted};
 use crate::text::quoted;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// A broken property, with what was expected and what happened.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,58 +123,107 @@ pub fn check_only_new_events<D: Domain>(execution: &Execution<D>) -> Result<(), 
 /// every record the model accepts exactly once, each key's in produced
 /// order, and nothing else.
 pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
-    let mut offsets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for (position, _) in &execution.produced {
-        offsets.entry(position.partition).or_default().push(position.offset);
+    // Linear in the produced history and in what each group applied: every
+    // position is turned into its index in `produced` (offsets are dense,
+    // checked first) and every key into a small id, so the per-group work
+    // is array indexing, not string maps.
+    let mut index_by_partition: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (index, (position, _)) in execution.produced.iter().enumerate() {
+        index_by_partition.entry(position.partition).or_default().push(index);
     }
-    for (partition, offsets) in offsets {
+    let mut partitions: Vec<u32> = index_by_partition.keys().copied().collect();
+    partitions.sort_unstable();
+    for partition in partitions {
+        let indexes = &index_by_partition[&partition];
+        let offsets: Vec<u64> = indexes.iter().map(|&i| execution.produced[i].0.offset).collect();
         if offsets.iter().enumerate().any(|(i, o)| *o != i as u64) {
             return Err(Violation::OffsetGap { partition, offsets });
         }
     }
+    let produced_index =
+        |p: &Position| index_by_partition.get(&p.partition).and_then(|indexes| indexes.get(p.offset as usize)).copied();
+
+    let keys = KeyIds::new(execution.produced.iter().map(|(_, record)| record.key.as_deref()));
     let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
-    let mut expected_by_key: BTreeMap<Option<&str>, Vec<Position>> = BTreeMap::new();
-    let mut key_of: HashMap<Position, Option<&str>> = HashMap::new();
-    for (position, record) in &execution.produced {
-        key_of.insert(*position, record.key.as_deref());
+    let mut expected_by_key: Vec<Vec<Position>> = vec![Vec::new(); keys.count()];
+    for (index, (position, _)) in execution.produced.iter().enumerate() {
         if !rejected.contains(position) {
-            expected_by_key.entry(record.key.as_deref()).or_default().push(*position);
+            expected_by_key[keys.of_record[index]].push(*position);
         }
     }
     for trace in execution.traces() {
         let applied: Vec<Position> = trace.applied().collect();
-        let mut counts: HashMap<Position, usize> = HashMap::new();
+        // Counts of produced positions by index; of others (a log that
+        // invents records) in a map.
+        let mut counts = vec![0usize; execution.produced.len()];
+        let mut other_counts: HashMap<Position, usize> = HashMap::new();
         for p in &applied {
-            *counts.entry(*p).or_default() += 1;
+            match produced_index(p) {
+                Some(index) => counts[index] += 1,
+                None => *other_counts.entry(*p).or_default() += 1,
+            }
         }
-        if let Some(position) = applied.iter().find(|p| counts[p] > 1) {
+        let count = |p: &Position| produced_index(p).map_or_else(|| other_counts[p], |index| counts[index]);
+        if let Some(position) = applied.iter().find(|p| count(p) > 1) {
             return Err(Violation::AppliedTwice {
                 group: trace.group_id.clone(),
                 position: *position,
-                count: counts[position],
+                count: count(position),
             });
         }
-        let mut got_by_key: BTreeMap<Option<&str>, Vec<Position>> = BTreeMap::new();
+        let mut got_by_key: Vec<Vec<Position>> = vec![Vec::new(); keys.count()];
         for p in &applied {
             // A position nothing was produced at sits under no key.
-            got_by_key.entry(key_of.get(p).copied().flatten()).or_default().push(*p);
+            let key = produced_index(p).map_or(keys.no_key, |index| keys.of_record[index]);
+            got_by_key[key].push(*p);
         }
-        let keys: std::collections::BTreeSet<Option<&str>> =
-            expected_by_key.keys().chain(got_by_key.keys()).copied().collect();
-        for key in keys {
-            let expected = expected_by_key.get(&key).cloned().unwrap_or_default();
-            let got = got_by_key.get(&key).cloned().unwrap_or_default();
-            if got != expected {
+        for &key in &keys.sorted {
+            if got_by_key[key] != expected_by_key[key] {
                 return Err(Violation::KeyOrder {
                     group: trace.group_id.clone(),
-                    key: key.map_or_else(|| "(none)".to_string(), quoted),
-                    expected,
-                    got,
+                    key: keys.names[key].map_or_else(|| "(none)".to_string(), quoted),
+                    expected: expected_by_key[key].clone(),
+                    got: got_by_key[key].clone(),
                 });
             }
         }
     }
     Ok(())
+}
+
+/// Small ids for the keys of a history, the absent key included.
+struct KeyIds<'a> {
+    /// The key of each id.
+    names: Vec<Option<&'a str>>,
+    /// The id of each record's key, by record index.
+    of_record: Vec<usize>,
+    /// The id of the absent key.
+    no_key: usize,
+    /// Every id, in key order (no key first): the order violations are
+    /// looked for in.
+    sorted: Vec<usize>,
+}
+
+impl<'a> KeyIds<'a> {
+    fn new(record_keys: impl Iterator<Item = Option<&'a str>>) -> KeyIds<'a> {
+        let mut ids: HashMap<Option<&'a str>, usize> = HashMap::from([(None, 0)]);
+        let mut names = vec![None];
+        let of_record = record_keys
+            .map(|key| {
+                *ids.entry(key).or_insert_with(|| {
+                    names.push(key);
+                    names.len() - 1
+                })
+            })
+            .collect();
+        let mut sorted: Vec<usize> = (0..names.len()).collect();
+        sorted.sort_unstable_by_key(|&id| names[id]);
+        KeyIds { names, of_record, no_key: 0, sorted }
+    }
+
+    fn count(&self) -> usize {
+        self.names.len()
+    }
 }
 
 /// Every group's view equals the model's view of its projection, and every

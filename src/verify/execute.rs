@@ -154,23 +154,40 @@ fn full_replay_records<R>(topic: &str, produced: &[Produced], full: &Groups<R>) 
         .collect()
 }
 
-fn fold_block_orders<D: Domain>(domain: &D, records: &[LogRecord]) -> Vec<BlockOrderFold> {
+/// Re-folds the full replay's records in every block order, the orders
+/// shared out over the machine's cores (each fold is independent: fresh
+/// projections over the same decoded events).
+fn fold_block_orders<D: Domain>(domain: &D, records: Vec<LogRecord>) -> Vec<BlockOrderFold> {
     let blocks = partition_blocks(records);
     let events = decode_blocks(domain, &blocks);
-    block_orders(blocks.len())
-        .into_iter()
-        .map(|order| BlockOrderFold {
-            partitions: order.iter().map(|&i| blocks[i][0].partition).collect(),
-            views: domain
-                .projections()
-                .into_iter()
-                .map(|projection| {
-                    let name = projection.group_id().to_string();
-                    (name, fold_blocks(projection, &events, &order))
-                })
-                .collect(),
-        })
-        .collect()
+    let partition_ids: Vec<u32> = blocks.iter().map(|block| block[0].partition).collect();
+    drop(blocks);
+    let orders = block_orders(partition_ids.len());
+    let fold = |order: &Vec<usize>| BlockOrderFold {
+        partitions: order.iter().map(|&i| partition_ids[i]).collect(),
+        views: domain
+            .projections()
+            .into_iter()
+            .map(|projection| {
+                let name = projection.group_id().to_string();
+                (name, fold_blocks(projection, &events, order))
+            })
+            .collect(),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, orders.len().max(1));
+    let per_thread = orders.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let folding: Vec<_> =
+            orders.chunks(per_thread).map(|chunk| scope.spawn(|| chunk.iter().map(fold).collect::<Vec<_>>())).collect();
+        // In order of the chunks, so the result is in `orders`' order.
+        folding.into_iter().flat_map(join_or_resume_panic).collect()
+    })
+}
+
+/// A scoped thread's result; its panic, if it panicked, goes on in the
+/// caller (as if the work had run there).
+fn join_or_resume_panic<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// A group being driven, with what it has been expected to see.
@@ -254,6 +271,10 @@ pub enum ExecuteError {
         "two registered projections share the group id {0}; give each projection its own (it names its consumer groups and its part of the model)"
     )]
     DuplicateProjection(String),
+    #[error(
+        "the log appended a batch of {given} records but returned {positions} positions; its append_batch breaks the Log contract"
+    )]
+    BadBatch { given: usize, positions: usize },
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -264,6 +285,25 @@ impl From<LogError> for ExecuteError {
     }
 }
 
+/// Where an execution is, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// `records` of the history's `of` are in the log.
+    Produced { records: usize, of: usize },
+    /// The incremental (and late) groups are polling phase `index` of `of`
+    /// (the last one being the final phase).
+    Polling { index: usize, of: usize },
+    /// The full-replay groups are replaying everything.
+    FullReplay,
+    /// The full replay is re-folded in other partition orders and the model
+    /// is built.
+    Model,
+}
+
+/// Records appended per [`Log::append_batch`] call: bounds the progress
+/// steps and the batch a log holds at once.
+pub const PRODUCE_CHUNK_RECORDS: usize = 100_000;
+
 /// Produces `history` into `log` (a new, empty log with the schedule's
 /// partition count) following `schedule`, driving incremental, late and
 /// full-replay groups of every projection of the system's domain.
@@ -272,6 +312,20 @@ pub fn execute<S: System>(
     history: &[HistoryRecord],
     schedule: &Schedule,
     log: &mut dyn Log,
+) -> Result<Execution<S::Domain>, ExecuteError> {
+    execute_with_progress(system, history, schedule, log, &mut |_| ())
+}
+
+/// [`execute`], telling `progress` where it is. Each phase's records are
+/// appended with [`Log::append_batch`], in chunks of
+/// [`PRODUCE_CHUNK_RECORDS`], so producing costs what the log's batch path
+/// costs (linear in the history, on merkql).
+pub fn execute_with_progress<S: System>(
+    system: &S,
+    history: &[HistoryRecord],
+    schedule: &Schedule,
+    log: &mut dyn Log,
+    progress: &mut dyn FnMut(Stage),
 ) -> Result<Execution<S::Domain>, ExecuteError> {
     let records: u64 = log.end_offsets()?.iter().sum();
     if log.partitions() != schedule.partitions() || records > 0 {
@@ -294,12 +348,20 @@ pub fn execute<S: System>(
 
     let final_phase = Phase { produce: usize::MAX, ..Phase::default() };
     let phases = schedule.phases().iter().chain(std::iter::once(&final_phase));
+    let phase_count = schedule.phases().len() + 1;
     for (index, phase) in phases.enumerate() {
         let end = produced.len().saturating_add(phase.produce).min(history.len());
-        for record in &history[produced.len()..end] {
-            let position = log.append(record.key.as_deref(), &record.value)?;
-            produced.push((position, record.clone()));
+        while produced.len() < end {
+            let chunk = &history[produced.len()..end.min(produced.len() + PRODUCE_CHUNK_RECORDS)];
+            let batch: Vec<(Option<&str>, &str)> = chunk.iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
+            let positions = log.append_batch(&batch)?;
+            if positions.len() != chunk.len() {
+                return Err(ExecuteError::BadBatch { given: chunk.len(), positions: positions.len() });
+            }
+            produced.extend(positions.into_iter().zip(chunk.iter().cloned()));
+            progress(Stage::Produced { records: produced.len(), of: history.len() });
         }
+        progress(Stage::Polling { index, of: phase_count });
         if phase.reopen {
             incremental.release()?;
             if let Some(late) = late.as_mut() {
@@ -317,12 +379,19 @@ pub fn execute<S: System>(
     }
     debug_assert_eq!(produced.len(), history.len(), "the final phase produces the rest of the history");
 
+    progress(Stage::FullReplay);
     let mut full = DrivenGroups::new(system, "full");
     full.run_phase(log, schedule.phases().len() + 1, &Phase::default(), &produced)?;
     let full = full.finish()?;
+    progress(Stage::Model);
     let domain = system.domain();
-    let block_orders = fold_block_orders(domain, &full_replay_records(log.topic(), &produced, &full));
-    let model = domain.model(&produced);
+    let full_records = full_replay_records(log.topic(), &produced, &full);
+    // The model on its own thread while the block orders fold.
+    let (block_orders, model) = std::thread::scope(|scope| {
+        let model = scope.spawn(|| domain.model(&produced));
+        let block_orders = fold_block_orders(domain, full_records);
+        (block_orders, join_or_resume_panic(model))
+    });
     Ok(Execution {
         produced,
         incremental: incremental.finish()?,

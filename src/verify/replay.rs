@@ -3,7 +3,7 @@
 //! the same steps with planted bugs, so a saved failure is known to replay.
 
 use super::check::{Violation, check_all};
-use super::execute::{ExecuteError, Execution, System, execute};
+use super::execute::{ExecuteError, Execution, System};
 use super::replay_file::{self, ReplayFile};
 use super::schedule::{Schedule, ScheduleError};
 use crate::domain::Domain;
@@ -88,7 +88,18 @@ pub fn run<S: System>(
     schedule: &Schedule,
     log: &mut dyn Log,
 ) -> Result<Verdict<S::Domain>, ExecuteError> {
-    let execution = execute(system, &file.history, schedule, log)?;
+    run_with_progress(system, file, schedule, log, &mut |_| ())
+}
+
+/// [`run`], telling `progress` where the execution is.
+pub fn run_with_progress<S: System>(
+    system: &S,
+    file: &ReplayFile,
+    schedule: &Schedule,
+    log: &mut dyn Log,
+    progress: &mut dyn FnMut(super::Stage),
+) -> Result<Verdict<S::Domain>, ExecuteError> {
+    let execution = super::execute_with_progress(system, &file.history, schedule, log, progress)?;
     let violations = check_all(&execution);
     Ok(Verdict { execution, violations })
 }

@@ -136,3 +136,47 @@ fn appends_continue_after_a_bulk_load_and_a_reopen() {
         assert_eq!(later, expected_later);
     }
 }
+
+/// `Log::append_batch` (the bulk loader, what `execute` and `replay`
+/// produce with) returns the positions, and lays out the records, that
+/// one `send` per record gives (`PerRecord`), through any mix of batches,
+/// single appends, keyless records and reopens: merkql's keyless
+/// round-robin counter is followed across calls and reset by a reopen, as
+/// merkql resets it.
+#[test]
+fn append_batch_equals_one_send_per_record_through_mixed_appends_and_reopens() {
+    use event_sourced_cart::log::PerRecord;
+    let records = records();
+    // Keyless records spread over every step.
+    let mixed: Vec<(Option<String>, String)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| (if i % 4 == 1 { None } else { key.clone() }, value.clone()))
+        .collect();
+    // Step 1 is one keyless `append`; the log reopens after step 2.
+    let steps: Vec<&[(Option<String>, String)]> = vec![&mixed[..29], &mixed[29..30], &mixed[30..70], &mixed[70..]];
+    assert!(steps[1][0].0.is_none(), "step 1 appends a keyless record");
+    for partitions in [1, 3, 8] {
+        let (_batched_dir, batched) = new_log(partitions);
+        let (_sent_dir, sent) = new_log(partitions);
+        let (mut batched, mut sent) = (batched, PerRecord(sent));
+        for (step, records) in steps.iter().enumerate() {
+            let batch: Vec<(Option<&str>, &str)> = borrowed(records).collect();
+            let positions = if step == 1 {
+                vec![batched.append(batch[0].0, batch[0].1).expect("send")]
+            } else {
+                batched.append_batch(&batch).expect("append a batch")
+            };
+            assert_eq!(
+                positions,
+                sent.append_batch(&batch).expect("send each"),
+                "{partitions} partitions, step {step}"
+            );
+            if step == 2 {
+                batched.reopen().expect("reopen");
+                sent.reopen().expect("reopen");
+            }
+        }
+        assert_eq!(read_back(&batched, "check"), read_back(&sent.0, "check"), "{partitions} partitions");
+    }
+}

@@ -1,5 +1,6 @@
 //! The binary, as a user runs it: the main job and `replay`.
 
+use event_sourced_cart::cart::Cart;
 use event_sourced_cart::domain::Domain;
 use std::process::{Command, Output};
 
@@ -415,4 +416,28 @@ fn sigint_removes_the_scratch_log_and_exits_130() {
 #[test]
 fn sigterm_removes_the_scratch_log_and_exits_143() {
     interrupted_replay_removes_its_scratch_log("-TERM", 143);
+}
+
+#[test]
+fn send_each_and_the_bulk_loader_give_the_same_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(canonical_file()).unwrap();
+    // Keyless and wrongly keyed records too, in a records file.
+    text = format!(
+        "{{\"format\":\"records\"}}\n{}{{\"text\":\"no key\"}}\n{{\"key\":\"cart-9\",\"json\":{{\"type\":\"Checkout\",\"cart_id\":\"cart-1\"}}}}\n{{\"text\":\"no key again\"}}\n",
+        text.lines()
+            .map(|l| format!(
+                "{{\"key\":{},\"json\":{l}}}\n",
+                serde_json::to_string(&Cart.key_of_value(l).unwrap()).unwrap()
+            ))
+            .collect::<String>()
+    );
+    let file = write(&dir, &text);
+    let args = ["replay", file.as_str(), "--partitions", "3", "--split-at", "10", "--split-at", "36", "--json"];
+    let bulk = cart(&args);
+    let each = cart(&[&args[..], &["--send-each"]].concat());
+    assert_eq!(bulk.status.code(), Some(0), "{}", String::from_utf8_lossy(&bulk.stderr));
+    assert_eq!(String::from_utf8(bulk.stdout).unwrap(), String::from_utf8(each.stdout).unwrap());
+    // Off a terminal, no progress display: stderr stays empty.
+    assert_eq!(String::from_utf8_lossy(&bulk.stderr), "");
 }
