@@ -19,6 +19,21 @@ pub fn quoted_if_needed(text: &str) -> Cow<'_, str> {
     if text.chars().any(is_unsafe) { quoted(text).into() } else { text.into() }
 }
 
+/// A name (a cart id, an item) as printed where it starts or shapes a
+/// report line (`cart-1: 7 items`, `Widget: 3 units`): as is, unless it
+/// holds a character that could forge output, a `:` (the report's own
+/// separator: unquoted, a name could make its line read as another kind of
+/// line, such as `VIOLATION: ...`, and hide where the name ends), or starts
+/// with a `"` (so that a raw name never reads as a quoted one); then quoted
+/// and escaped.
+pub fn name(text: &str) -> Cow<'_, str> {
+    if text.contains(':') || text.starts_with('"') || text.chars().any(is_unsafe) {
+        quoted(text).into()
+    } else {
+        text.into()
+    }
+}
+
 /// `text` quoted and escaped, always (Rust's debug form: `"a\nb"`,
 /// `"\u{202e}"`).
 pub fn quoted(text: &str) -> String {
@@ -123,6 +138,16 @@ mod tests {
         );
         assert_eq!(quoted_excerpt("abc", 3), "\"abc\"");
         assert_eq!(quoted("say \"hi\"\u{1b}[2J"), "\"say \\\"hi\\\"\\u{1b}[2J\"");
+    }
+
+    #[test]
+    fn names_with_the_separator_or_a_leading_quote_are_quoted() {
+        assert_eq!(name("cart-1 ñ"), "cart-1 ñ");
+        assert_eq!(name("VIOLATION: x"), "\"VIOLATION: x\"");
+        assert_eq!(name("a:b"), "\"a:b\"");
+        assert_eq!(name("\"q\""), "\"\\\"q\\\"\"");
+        assert_eq!(name("say \"hi\""), "say \"hi\"");
+        assert_eq!(name("a\u{2028}b"), "\"a\\u{2028}b\"");
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! Its events ([`event`]), exact money ([`money`]), its projections
 //! ([`projection`]: `cart-state`, `revenue`, `units-sold`), the independent
 //! reference model ([`model`]), history generators ([`generate`]), the
-//! seed's canonical scenario ([`scenario`]) and its text report
-//! ([`report`]).
+//! seed's canonical scenario ([`scenario`]), its text report
+//! ([`report`]) and `replay`'s reports ([`replay_report`]).
 
 pub mod event;
 pub mod generate;
 pub mod model;
 pub mod money;
 pub mod projection;
+pub mod replay_report;
 pub mod report;
 pub mod scenario;
 

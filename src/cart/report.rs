@@ -1,10 +1,10 @@
 //! Rendering cart views: the seed's text format. Every name read from the
-//! log goes through [`crate::text::quoted_if_needed`].
+//! log goes through [`crate::text::name`].
 
 use super::projection::{CartStateView, RevenueView, UnitsSoldView};
 use super::scenario::CanonicalRun;
 use crate::domain::{AnyView, Rejected};
-use crate::text::quoted_if_needed as name;
+use crate::text::name;
 use std::fmt::{Display, Write};
 
 /// `cart-1: 7 items, total $125.43` then `  Widget x3 @ $9.99 = $29.97` lines.

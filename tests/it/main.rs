@@ -11,6 +11,7 @@ mod canonical;
 mod cli;
 mod decoder;
 mod executor;
+mod hostile_text;
 mod other_domain;
 mod properties;
 mod properties_catch_bugs;

@@ -1,0 +1,137 @@
+//! `replay`'s reports: the text report and the `--json` object, from a
+//! finished replay of a cart file. Every piece of input-derived text goes
+//! through [`crate::text`] (names in views, rejected records, violations);
+//! the JSON form is escaped by serde_json and [`crate::text::json_escaped`].
+
+use super::Cart;
+use super::event::DecodeError;
+use super::report::{capitalized, title, view_text};
+use crate::domain::{AnyView, Rejected};
+use crate::text::quoted_if_needed;
+use crate::verify::Schedule;
+use crate::verify::replay::Verdict;
+use crate::verify::replay_file::ReplayFile;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The records the full replay rejected, in the order of the file (a
+/// poll's partition blocks come in an order merkql chooses, so arrival
+/// order would make the report differ from run to run).
+fn rejected_in_file_order<'a>(file: &'a ReplayFile, verdict: &'a Verdict<Cart>) -> Vec<&'a Rejected<DecodeError>> {
+    let line_of = line_of(file, verdict);
+    let mut rejected: Vec<&Rejected<DecodeError>> =
+        verdict.execution.full.first().map(|t| t.rejected.iter().collect()).unwrap_or_default();
+    rejected.sort_by_key(|r| (line_of(r), r.partition, r.offset));
+    rejected
+}
+
+/// The line of the file each rejected record came from.
+fn line_of<'a>(
+    file: &'a ReplayFile,
+    verdict: &'a Verdict<Cart>,
+) -> impl Fn(&Rejected<DecodeError>) -> Option<usize> + 'a {
+    let by_position: HashMap<(u32, u64), usize> = verdict
+        .execution
+        .produced
+        .iter()
+        .zip(&file.lines)
+        .map(|((p, _), line)| ((p.partition, p.offset), *line))
+        .collect();
+    move |r| by_position.get(&(r.partition, r.offset)).copied()
+}
+
+/// The text report: the header, rejected records by line, each
+/// projection's full-replay view, then the verdict.
+pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let events = file.history.len();
+    let _ = writeln!(
+        out,
+        "Replayed {}: {}, split at {:?}.",
+        crate::text::count(events as u64, "event"),
+        crate::text::count(schedule.partitions(), "partition"),
+        schedule.split_points(events)
+    );
+    let line_of = line_of(file, verdict);
+    for r in rejected_in_file_order(file, verdict) {
+        let _ = match line_of(r) {
+            Some(line) => writeln!(out, "line {line}: {r}"),
+            None => writeln!(out, "{r}"),
+        };
+    }
+    for trace in &verdict.execution.full {
+        let title = capitalized(&title(&trace.projection));
+        let _ = writeln!(out, "\n{title} (full replay):");
+        out.push_str(&view_text(&trace.view));
+    }
+    let _ = writeln!(out);
+    if verdict.violations.is_empty() {
+        let _ = writeln!(out, "Full replay and split replay agree; every property holds.");
+    }
+    for v in &verdict.violations {
+        let _ = writeln!(out, "VIOLATION: {}", quoted_if_needed_lines(&v.to_string()));
+    }
+    out
+}
+
+/// A violation's text: its lines are the harness's own (diffs span lines),
+/// but each line's input-derived parts are already quoted by the checks.
+fn quoted_if_needed_lines(text: &str) -> String {
+    text.lines().map(|line| quoted_if_needed(line).into_owned()).collect::<Vec<_>>().join("\n")
+}
+
+/// The `--json` shape of `replay` (documented in the README): fixed fields,
+/// then one field per projection, named by its group id with `_` for `-`.
+#[derive(Serialize)]
+struct ReplayJson<'a> {
+    events: usize,
+    partitions: u32,
+    split_at: Vec<usize>,
+    agree: bool,
+    violations: Vec<String>,
+    rejected: Vec<RejectedJson>,
+    #[serde(flatten)]
+    views: BTreeMap<String, &'a AnyView>,
+}
+
+#[derive(Serialize)]
+struct RejectedJson {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    line: Option<usize>,
+    error: String,
+}
+
+/// The `--json` object; an error only if a view does not serialize.
+pub fn json_report(
+    file: &ReplayFile,
+    schedule: &Schedule,
+    verdict: &Verdict<Cart>,
+) -> Result<String, serde_json::Error> {
+    let events = file.history.len();
+    let line_of = line_of(file, verdict);
+    let full = &verdict.execution.full;
+    let out = ReplayJson {
+        events,
+        partitions: schedule.partitions(),
+        split_at: schedule.split_points(events),
+        agree: verdict.violations.is_empty(),
+        violations: verdict.violations.iter().map(ToString::to_string).collect(),
+        rejected: rejected_in_file_order(file, verdict)
+            .into_iter()
+            .map(|r| RejectedJson {
+                topic: r.topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                line: line_of(r),
+                error: r.error.to_string(),
+            })
+            .collect(),
+        views: full.iter().map(|t| (t.projection.replace('-', "_"), &t.view)).collect(),
+    };
+    // Serialized directly (not through serde_json::Value, which cannot hold
+    // the u128 totals above u64::MAX). Views are plain data.
+    serde_json::to_string_pretty(&out).map(|text| crate::text::json_escaped(&text).into_owned() + "\n")
+}
