@@ -43,6 +43,26 @@ pub trait Projection {
 
     /// The current view.
     fn view(&self) -> Self::View;
+
+    /// The version of the state this projection saves in the view store
+    /// ([`crate::store`]), or `None` if it keeps its state in memory only.
+    /// A durable projection keeps its state per entity key (the key its
+    /// events are produced under, [`Domain::key`]), so that the store
+    /// writes only the entities a batch touched.
+    fn state_version(&self) -> Option<u32> {
+        None
+    }
+
+    /// The state this projection keeps for `key`, as JSON text; `None` if
+    /// it keeps none (the stored entry is then deleted).
+    fn save_entry(&self, _key: &str) -> Option<String> {
+        None
+    }
+
+    /// Restores the state of `key` that [`Projection::save_entry`] wrote.
+    fn load_entry(&mut self, _key: &str, _state: &str) -> Result<(), String> {
+        Err("this projection keeps no state in the view store".into())
+    }
 }
 
 /// Folds events into a fresh projection: a full replay without a log.
@@ -61,6 +81,9 @@ pub trait ErasedProjection<E>: Send {
     fn group_id(&self) -> &str;
     fn apply(&mut self, event: &E);
     fn view(&self) -> AnyView;
+    fn state_version(&self) -> Option<u32>;
+    fn save_entry(&self, key: &str) -> Option<String>;
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String>;
 }
 
 impl<P> ErasedProjection<P::Event> for P
@@ -75,6 +98,15 @@ where
     }
     fn view(&self) -> AnyView {
         AnyView::new(Projection::view(self))
+    }
+    fn state_version(&self) -> Option<u32> {
+        Projection::state_version(self)
+    }
+    fn save_entry(&self, key: &str) -> Option<String> {
+        Projection::save_entry(self, key)
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        Projection::load_entry(self, key, state)
     }
 }
 

@@ -16,9 +16,11 @@
 //! Around them:
 //! - [`record`]: a log record and its position;
 //! - [`runner`]: one consumer group driving one projection;
+//! - [`durable`]: the same, its state and checkpoint in the view store;
 //! - [`cart`]: the cart domain (events, money, projections, model,
 //!   generators, canonical scenario, report);
 //! - [`settings`]: environment settings, read once;
+//! - [`store`]: the SQLite view store of durable projections;
 //! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
 //! - [`progress`]: the progress display of long runs on a terminal;
 //! - [`text`]: the one escaping path for input-derived text.
@@ -29,11 +31,13 @@
 
 pub mod cart;
 pub mod domain;
+pub mod durable;
 pub mod log;
 pub mod progress;
 pub mod record;
 pub mod runner;
 pub mod scratch;
 pub mod settings;
+pub mod store;
 pub mod text;
 pub mod verify;

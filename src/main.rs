@@ -115,6 +115,10 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
             print_error(&e.to_string());
             return exit_for(&e);
         }
+        Err(other) => {
+            print_error(&other.to_string());
+            return Exit::LogFailed;
+        }
     };
     let verdict = match run.check_incremental() {
         Ok(()) => Exit::Agree,

@@ -105,6 +105,20 @@ impl<R> PhaseReport<R> {
 pub enum RunError {
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(
+        "projection {group}: partition {partition} delivered offset {got}, but the next offset to apply is {expected}: records {expected}..{got} are missing (a gap); nothing past it was applied. The log lost records (retention, a repaired index?): rebuild the view from a complete log"
+    )]
+    Gap { group: String, partition: u32, expected: u64, got: u64 },
+    #[error(
+        "projection {group}: partition {partition} ends at offset {log_end}, but the view store has applied up to {stored_next}: the log went backwards (replaced or truncated?). Use the log the store was built from, or delete the store to rebuild the views"
+    )]
+    LogWentBackwards { group: String, partition: u32, log_end: u64, stored_next: u64 },
+    #[error(
+        "projection {0} keeps no state in the view store (its state_version is None); make it durable or run it in memory"
+    )]
+    NotDurable(String),
 }
 
 /// The interface the harness drives: one consumer group, one projection.
@@ -216,6 +230,14 @@ impl<D: Domain> Runner<D> {
         self.phases_run
     }
 
+    /// Closes the consumer, if any.
+    pub fn close_consumer(&mut self) -> Result<(), LogError> {
+        if let Some(consumer) = self.consumer.take() {
+            consumer.close()?;
+        }
+        Ok(())
+    }
+
     /// The consumer step: the previous phase's consumer if `reuse` and it is
     /// alive, else a new one of the runner's group (closing the old one).
     pub fn open_consumer(&mut self, log: &dyn Log, reuse: bool) -> Result<Box<dyn GroupConsumer>, LogError> {
@@ -287,10 +309,7 @@ impl<D: Domain> GroupRunner<D> for Runner<D> {
     }
 
     fn release_consumer(&mut self) -> Result<(), RunError> {
-        if let Some(consumer) = self.consumer.take() {
-            consumer.close()?;
-        }
-        Ok(())
+        Ok(self.close_consumer()?)
     }
 
     fn view(&self) -> AnyView {

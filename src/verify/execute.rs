@@ -9,6 +9,7 @@
 use super::blocks::{block_orders, decode_blocks, fold_blocks, partition_blocks};
 use super::schedule::{Phase, Schedule};
 use crate::domain::{AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Rejected};
+use crate::durable::DurableRunner;
 use crate::log::{Log, LogError};
 use crate::record::{LogRecord, Position};
 use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner, Steps};
@@ -53,6 +54,25 @@ impl<D: Domain> System for WithSteps<D> {
     }
     fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> Runner<D> {
         Runner::with_steps(self.domain.clone(), projection, group_id, self.steps)
+    }
+}
+
+/// The durable system: the domain's projections driven by
+/// [`DurableRunner`]s whose state lives in the view store at `store`.
+#[derive(Clone, Debug)]
+pub struct Durable<D> {
+    pub domain: D,
+    pub store: std::path::PathBuf,
+}
+
+impl<D: Domain> System for Durable<D> {
+    type Domain = D;
+    type Runner = DurableRunner<D>;
+    fn domain(&self) -> &D {
+        &self.domain
+    }
+    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> DurableRunner<D> {
+        DurableRunner::new(self.domain.clone(), projection, group_id, self.store.clone())
     }
 }
 
@@ -255,6 +275,18 @@ impl<S: System> DrivenGroups<S> {
         self.0.iter_mut().try_for_each(|group| group.runner.release_consumer())
     }
 
+    /// A process restart: every runner is dropped with its in-memory state
+    /// (its consumer closed first, as a clean shutdown would; a crash
+    /// without it is a crashed phase) and rebuilt by the system.
+    fn restart(&mut self, system: &S) -> Result<(), RunError> {
+        self.release()?;
+        for (group, projection) in self.0.iter_mut().zip(system.domain().projections()) {
+            let group_id = group.runner.group_id().to_string();
+            group.runner = system.runner(projection, &group_id);
+        }
+        Ok(())
+    }
+
     fn finish(self) -> Result<Groups<<S::Domain as Domain>::Rejection>, RunError> {
         self.0.into_iter().map(Driven::finish).collect()
     }
@@ -368,6 +400,12 @@ pub fn execute_with_progress<S: System>(
                 late.release()?;
             }
             log.reopen()?;
+        }
+        if phase.restart {
+            incremental.restart(system)?;
+            if let Some(late) = late.as_mut() {
+                late.restart(system)?;
+            }
         }
         if schedule.late_join() == Some(index) {
             late = Some(DrivenGroups::new(system, "late"));

@@ -36,7 +36,13 @@ pub fn commit_point() -> impl Strategy<Value = Phase> {
             1 => Just(Some(CrashPoint::BeforeCommit)),
         ],
     )
-        .prop_map(|(reopen, reuse_consumer, crash)| Phase { produce: 0, reopen, reuse_consumer, crash })
+        .prop_map(|(reopen, reuse_consumer, crash)| Phase {
+            produce: 0,
+            reopen,
+            reuse_consumer,
+            crash,
+            restart: false,
+        })
 }
 
 /// The commit points that follow one record: usually none, sometimes one
@@ -87,4 +93,22 @@ where
                 .expect("generated schedules are within bounds by construction");
             Case { schedule, history }
         })
+}
+
+/// `cases` with process restarts: about one phase in four also restarts
+/// every runner ([`Phase::restart`]). For systems whose runners survive a
+/// restart (the durable one); an in-memory runner loses its view.
+pub fn with_restarts(cases: impl Strategy<Value = Case>) -> impl Strategy<Value = Case> {
+    (cases, prop::collection::vec(prop::bool::weighted(0.25), MAX_PHASES)).prop_map(|(case, restarts)| {
+        let phases = case
+            .schedule
+            .phases()
+            .iter()
+            .zip(restarts)
+            .map(|(phase, restart)| Phase { restart, ..phase.clone() })
+            .collect();
+        let schedule = Schedule::new(case.schedule.partitions(), phases, case.schedule.late_join())
+            .expect("the same bounds as the case's own schedule");
+        Case { schedule, ..case }
+    })
 }

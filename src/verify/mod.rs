@@ -16,6 +16,8 @@ pub mod replay_file;
 pub mod schedule;
 
 pub use check::Violation;
-pub use execute::{ExecuteError, Execution, Production, Stage, System, WithSteps, execute, execute_with_progress};
+pub use execute::{
+    Durable, ExecuteError, Execution, Production, Stage, System, WithSteps, execute, execute_with_progress,
+};
 pub use generate::Case;
 pub use schedule::{Phase, Schedule, ScheduleError};

@@ -33,6 +33,12 @@ pub struct Phase {
     /// without committing; its records must come back to the next consumer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash: Option<CrashPoint>,
+    /// Restart the process before polling: every runner of the incremental
+    /// and late groups is dropped with its in-memory state and rebuilt by
+    /// the system (a durable runner reloads from its store; an in-memory
+    /// one starts empty, at merkql's committed offsets).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub restart: bool,
 }
 
 fn is_false(b: &bool) -> bool {

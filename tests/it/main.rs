@@ -10,6 +10,7 @@ mod bulk_load;
 mod canonical;
 mod cli;
 mod decoder;
+mod durable;
 mod executor;
 mod hostile_text;
 mod other_domain;

@@ -281,3 +281,16 @@ noise_replay_tests! {
     failure_file_with_a_non_json_value_replays: NoiseKind::NotJson,
     failure_file_with_a_near_cent_price_replays: NoiseKind::NearCentPrice,
 }
+
+/// The naive runner (view in memory, resuming from merkql's committed
+/// offsets) fails split equivalence as soon as the process restarts: the
+/// restarted runner starts empty where its group committed. The durable
+/// runner passes the same property (`tests/it/durable.rs`).
+#[test]
+fn split_equivalence_catches_the_in_memory_runner_across_a_restart() {
+    let cases = event_sourced_cart::verify::generate::with_restarts(case_with(SEARCH_EVENTS));
+    let naive = event_sourced_cart::verify::Production(Cart);
+    let (violation, _, schedule) = counterexample_in(&naive, check_split_equivalence, cases);
+    assert!(schedule.phases().iter().any(|p| p.restart), "{schedule:?}");
+    assert!(matches!(violation, Violation::SplitMismatch { .. }), "{violation}");
+}

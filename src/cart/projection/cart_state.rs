@@ -110,6 +110,10 @@ impl Carts {
         self.by_id.get(cart_id)
     }
 
+    pub(crate) fn insert(&mut self, cart_id: &str, cart: Cart) {
+        self.by_id.insert(cart_id.to_string(), cart);
+    }
+
     /// Carts by id, sorted.
     pub(crate) fn to_view(&self) -> CartStateView {
         CartStateView { carts: self.by_id.iter().map(|(id, cart)| (id.clone(), cart.clone())).collect() }
@@ -146,6 +150,69 @@ impl CheckedOutCarts {
     }
 }
 
+impl CheckedOutCarts {
+    /// One cart's stored state: `{"items": [...], "total_cents": N,
+    /// "checked_out": B}` (`items` and `total_cents` absent for a cart
+    /// checked out without items), or `None` for a cart it never saw.
+    pub(crate) fn save_entry(&self, cart_id: &str) -> Option<String> {
+        let checked_out = self.checked_out.contains(cart_id);
+        let entry = match self.items.get(cart_id) {
+            Some(cart) => StoredCart { items: Some(cart.lines.clone()), total_cents: Some(cart.total()), checked_out },
+            None if checked_out => StoredCart { items: None, total_cents: None, checked_out },
+            None => return None,
+        };
+        serde_json::to_string(&entry).ok()
+    }
+
+    pub(crate) fn load_entry(&mut self, cart_id: &str, state: &str) -> Result<(), String> {
+        let entry: StoredCartIn = serde_json::from_str(state).map_err(|e| format!("not a stored cart ({e})"))?;
+        if let Some(items) = entry.items {
+            self.items.insert(cart_id, Cart { lines: items.into_iter().map(StoredLine::into_line).collect() });
+        }
+        if entry.checked_out {
+            self.checked_out.insert(cart_id.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Version of the stored carts below.
+pub(crate) const STATE_VERSION: u32 = 1;
+
+/// A stored cart, as written: the replay JSON of its lines and total, and
+/// whether it checked out (`revenue`, `units-sold`).
+#[derive(Serialize)]
+struct StoredCart {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<Vec<Line>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_cents: Option<Cents>,
+    checked_out: bool,
+}
+
+/// A stored cart, as read back: only what the state needs (totals are
+/// recomputed).
+#[derive(serde::Deserialize)]
+struct StoredCartIn {
+    #[serde(default)]
+    items: Option<Vec<StoredLine>>,
+    #[serde(default)]
+    checked_out: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredLine {
+    item: String,
+    qty: u64,
+    unit_price_cents: Cents,
+}
+
+impl StoredLine {
+    fn into_line(self) -> Line {
+        Line { item: self.item, qty: self.qty, unit_price: self.unit_price_cents }
+    }
+}
+
 /// The `cart-state` projection.
 #[derive(Clone, Debug, Default)]
 pub struct CartState {
@@ -174,6 +241,22 @@ impl Projection for CartState {
 
     fn view(&self) -> CartStateView {
         self.carts.to_view()
+    }
+
+    fn state_version(&self) -> Option<u32> {
+        Some(STATE_VERSION)
+    }
+
+    /// The cart's replay JSON: `{"items": [...], "total_cents": N}`.
+    fn save_entry(&self, cart_id: &str) -> Option<String> {
+        serde_json::to_string(self.carts.get(cart_id)?).ok()
+    }
+
+    fn load_entry(&mut self, cart_id: &str, state: &str) -> Result<(), String> {
+        let entry: StoredCartIn = serde_json::from_str(state).map_err(|e| format!("not a stored cart ({e})"))?;
+        let lines = entry.items.ok_or("a stored cart without items")?.into_iter().map(StoredLine::into_line).collect();
+        self.carts.insert(cart_id, Cart { lines });
+        Ok(())
     }
 }
 

@@ -58,4 +58,16 @@ impl Projection for UnitsSold {
         }
         view
     }
+
+    fn state_version(&self) -> Option<u32> {
+        Some(super::cart_state::STATE_VERSION)
+    }
+
+    fn save_entry(&self, cart_id: &str) -> Option<String> {
+        self.carts.save_entry(cart_id)
+    }
+
+    fn load_entry(&mut self, cart_id: &str, state: &str) -> Result<(), String> {
+        self.carts.load_entry(cart_id, state)
+    }
 }

@@ -19,7 +19,7 @@ use event_sourced_cart::domain::{
 };
 use event_sourced_cart::log::{GroupConsumer, Log, LogError};
 use event_sourced_cart::record::LogRecord;
-use event_sourced_cart::runner::{GroupRunner, PhaseReport, RunError, Runner, Step, Steps};
+use event_sourced_cart::runner::{GroupRunner, PhaseReport, Runner, Step, Steps};
 use event_sourced_cart::verify::{Production, WithSteps};
 use std::collections::HashMap;
 
@@ -77,7 +77,7 @@ fn consumer_of_a_new_group<D: Domain>(
     log: &dyn Log,
     _reuse: bool,
 ) -> Result<Box<dyn GroupConsumer>, LogError> {
-    runner.release_consumer().map_err(|RunError::Log(e)| e)?;
+    runner.close_consumer()?;
     log.consumer(&format!("{}-{}", runner.group_id(), runner.phases_run()))
 }
 

@@ -1,0 +1,179 @@
+//! The durable runner: a consumer group driving one projection whose state
+//! and checkpoint live in the view store ([`crate::store`]), so that a
+//! restarted process resumes exactly where the store says, whatever
+//! merkql's group offsets say.
+//!
+//! A phase: poll; skip every record below the stored next offset of its
+//! partition (counted as a duplicate: a lost or reset merkql offset costs
+//! time, never correctness); stop at a gap (a record above the next
+//! offset: never apply past it); apply the rest; write the changed entries,
+//! the next offsets and the counters in one store transaction; then commit
+//! to merkql, as a hint of where to poll next. On first use the runner
+//! loads its projection and offsets from the store and refuses a log that
+//! ends below a stored offset (the log went backwards).
+
+use crate::domain::{AnyView, BoxedProjection, Domain, decode_record};
+use crate::log::{GroupConsumer, Log};
+use crate::record::LogRecord;
+use crate::runner::{CrashPoint, GroupRunner, PhaseOptions, PhaseReport, RunError};
+use crate::store::{Batch, ViewStore};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// One consumer group, one projection, its state in the view store.
+pub struct DurableRunner<D: Domain> {
+    domain: D,
+    projection: BoxedProjection<D::Event>,
+    group_id: String,
+    store_path: PathBuf,
+    /// Opened and loaded by the first phase.
+    store: Option<ViewStore>,
+    consumer: Option<Box<dyn GroupConsumer>>,
+    /// The next offset to apply in each partition (absent: 0), as stored.
+    next_offset: BTreeMap<u32, u64>,
+}
+
+impl<D: Domain> DurableRunner<D> {
+    /// A runner of `projection` reading with `group_id`, its state in the
+    /// store at `store_path` (created on first use).
+    pub fn new(domain: D, projection: BoxedProjection<D::Event>, group_id: &str, store_path: PathBuf) -> Self {
+        DurableRunner {
+            domain,
+            projection,
+            group_id: group_id.to_string(),
+            store_path,
+            store: None,
+            consumer: None,
+            next_offset: BTreeMap::new(),
+        }
+    }
+
+    /// Opens the store, loads the projection's state and offsets, and
+    /// checks them against the log.
+    fn open(&mut self, log: &dyn Log) -> Result<(), RunError> {
+        if self.store.is_some() {
+            return Ok(());
+        }
+        let version = self.projection.state_version().ok_or_else(|| RunError::NotDurable(self.quoted_group()))?;
+        let mut store = ViewStore::open(&self.store_path, log.topic(), log.partitions())?;
+        let stored = store.load(&self.group_id, version)?;
+        for (key, state) in &stored.entries {
+            self.projection.load_entry(key, state).map_err(|message| crate::store::StoreError::BadState {
+                path: crate::text::path(&self.store_path),
+                projection: self.quoted_group(),
+                message: format!("the entry of key {}: {message}", crate::text::quoted(key)),
+            })?;
+        }
+        let ends = log.end_offsets()?;
+        for (&partition, &stored_next) in &stored.next_offsets {
+            let log_end = ends.get(partition as usize).copied().unwrap_or(0);
+            if log_end < stored_next {
+                return Err(RunError::LogWentBackwards { group: self.quoted_group(), partition, log_end, stored_next });
+            }
+        }
+        self.next_offset = stored.next_offsets;
+        self.store = Some(store);
+        Ok(())
+    }
+
+    fn quoted_group(&self) -> String {
+        crate::text::quoted(&self.group_id)
+    }
+
+    fn consumer(&mut self, log: &dyn Log, reuse: bool) -> Result<Box<dyn GroupConsumer>, RunError> {
+        Ok(match self.consumer.take() {
+            Some(consumer) if reuse => consumer,
+            Some(old) => {
+                old.close()?;
+                log.consumer(&self.group_id)?
+            }
+            None => log.consumer(&self.group_id)?,
+        })
+    }
+
+    /// Applies a polled batch to the projection and returns what the store
+    /// must write; stops at a gap.
+    fn apply(&mut self, records: &[LogRecord], report: &mut PhaseReport<D::Rejection>) -> Result<Batch, RunError> {
+        let mut batch = Batch::default();
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        for record in records {
+            let expected = self.next_offset.get(&record.partition).copied().unwrap_or(0);
+            if record.offset < expected {
+                report.duplicates.push(record.position());
+                batch.duplicates += 1;
+                continue;
+            }
+            if record.offset > expected {
+                return Err(RunError::Gap {
+                    group: self.quoted_group(),
+                    partition: record.partition,
+                    expected,
+                    got: record.offset,
+                });
+            }
+            match decode_record(&self.domain, record) {
+                Ok(event) => {
+                    self.projection.apply(&event);
+                    changed.insert(self.domain.key(&event).to_string());
+                    report.applied.push(record.position());
+                    batch.applied += 1;
+                }
+                Err(rejected) => {
+                    batch.rejected.push((record.partition, record.offset, rejected.error.to_string()));
+                    report.rejected.push(rejected);
+                }
+            }
+            self.next_offset.insert(record.partition, record.offset + 1);
+            batch.next_offsets.insert(record.partition, record.offset + 1);
+        }
+        batch.entries = changed
+            .into_iter()
+            .map(|key| {
+                let state = self.projection.save_entry(&key);
+                (key, state)
+            })
+            .collect();
+        Ok(batch)
+    }
+}
+
+impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
+    fn group_id(&self) -> &str {
+        &self.group_id
+    }
+
+    fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError> {
+        self.open(log)?;
+        let mut consumer = self.consumer(log, options.reuse_consumer)?;
+        let records = consumer.poll()?;
+        let mut report =
+            PhaseReport { delivered: records.iter().map(LogRecord::position).collect(), ..PhaseReport::default() };
+        if options.crash == Some(CrashPoint::BeforeApply) {
+            return Ok(report);
+        }
+        let batch = self.apply(&records, &mut report)?;
+        if let Some(store) = self.store.as_mut() {
+            store.commit(&self.group_id, &batch)?;
+        }
+        // Dying here leaves the store ahead of merkql's offsets: the next
+        // poll redelivers, and the stored offsets mark it as duplicates.
+        if options.crash == Some(CrashPoint::BeforeCommit) {
+            return Ok(report);
+        }
+        consumer.commit()?;
+        report.committed = true;
+        self.consumer = Some(consumer);
+        Ok(report)
+    }
+
+    fn release_consumer(&mut self) -> Result<(), RunError> {
+        if let Some(consumer) = self.consumer.take() {
+            consumer.close()?;
+        }
+        Ok(())
+    }
+
+    fn view(&self) -> AnyView {
+        self.projection.view()
+    }
+}

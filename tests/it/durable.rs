@@ -1,0 +1,147 @@
+//! The durable runner and its view store: every property holds across
+//! process restarts (runners dropped and rebuilt from the store), and the
+//! store refuses what it cannot trust with a named error.
+
+use crate::support::{proptest_config, scratch_log};
+use event_sourced_cart::cart::generate::case_with;
+use event_sourced_cart::cart::{Cart, TOPIC};
+use event_sourced_cart::domain::Domain;
+use event_sourced_cart::durable::DurableRunner;
+use event_sourced_cart::log::{Log, MerkqlLog};
+use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
+use event_sourced_cart::store::StoreError;
+use event_sourced_cart::verify::check::check_all;
+use event_sourced_cart::verify::generate::with_restarts;
+use event_sourced_cart::verify::replay_file::write_failure;
+use event_sourced_cart::verify::{Case, Durable, execute};
+use proptest::prelude::*;
+
+/// Runs `case` on a fresh log and a fresh store with the durable system.
+fn run_durable(case: &Case) -> Result<(), String> {
+    let (dir, mut log) = scratch_log(case.schedule.partitions());
+    let system = Durable { domain: Cart, store: dir.path().join("views.sqlite") };
+    let failure = match execute(&system, &case.history, &case.schedule, &mut log) {
+        Ok(execution) => match check_all(&execution).first() {
+            None => return Ok(()),
+            Some(violation) => violation.to_string(),
+        },
+        Err(error) => format!("the run failed: {error}"),
+    };
+    let saved = write_failure("durable_restarts", &case.history, &case.schedule).map_or_else(
+        |e| format!("could not write the replay file: {e}"),
+        |p| format!("case written to {}", p.display()),
+    );
+    Err(format!("{failure}\n{saved}"))
+}
+
+proptest! {
+    #![proptest_config(proptest_config("proptest-regressions/durable.txt"))]
+
+    /// Every property of the suite, on the durable system, with restarts.
+    #[test]
+    fn every_property_holds_across_restarts(case in with_restarts(case_with(60))) {
+        run_durable(&case).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// A log of `events` canonical-style records in `partitions` partitions.
+fn log_with(partitions: u32, events: usize) -> (tempfile::TempDir, MerkqlLog) {
+    let (dir, log) = scratch_log(partitions);
+    for i in 0..events {
+        let cart = format!("cart-{}", i % 3);
+        let value = format!(r#"{{"type":"AddItem","cart_id":"{cart}","item":"i{i}","qty":1,"price":1.5}}"#);
+        log.append(Some(&cart), &value).expect("append");
+    }
+    (dir, log)
+}
+
+fn runner(store: &std::path::Path) -> DurableRunner<Cart> {
+    let projection = Cart.projections().into_iter().next().expect("cart-state");
+    DurableRunner::new(Cart, projection, "cart-state", store.to_path_buf())
+}
+
+#[test]
+fn a_restarted_runner_resumes_from_the_store_even_when_merkql_forgot_its_offsets() {
+    let (dir, mut log) = log_with(2, 9);
+    let store = dir.path().join("views.sqlite");
+    let mut first = runner(&store);
+    let report = first.phase(&log, PhaseOptions::default()).expect("phase");
+    assert_eq!(report.applied.len(), 9);
+    first.release_consumer().expect("release");
+    let view = first.view();
+    drop(first);
+
+    // merkql's group offsets lost: every record comes back, none re-applied.
+    let offsets: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.ends_with("offsets.bin")).collect();
+    assert!(!offsets.is_empty(), "merkql keeps the group's offsets in offsets.bin");
+    offsets.iter().for_each(|file| std::fs::remove_file(file).expect("remove offsets.bin"));
+    log.reopen().expect("reopen: merkql reads its offsets again");
+    let mut second = runner(&store);
+    let report = second.phase(&log, PhaseOptions::default()).expect("phase");
+    assert_eq!((report.applied.len(), report.duplicates.len()), (0, 9));
+    assert_eq!(second.view(), view, "the view is the stored one");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
+    }
+    found
+}
+
+#[test]
+fn a_gap_stops_the_runner_before_applying_past_it() {
+    let (dir, log) = log_with(1, 5);
+    let store = dir.path().join("views.sqlite");
+    let mut first = runner(&store);
+    first.phase(&log, PhaseOptions::default()).expect("phase");
+    first.release_consumer().expect("release");
+    drop(first);
+    // The store says 3 records were applied; merkql says 5: records 3 and 4
+    // would be skipped by a runner that trusted merkql.
+    let connection = rusqlite::Connection::open(&store).expect("open the store");
+    connection.execute("UPDATE checkpoints SET next_offset = 3", []).expect("rewind the checkpoint");
+    drop(connection);
+    log.append(Some("cart-0"), r#"{"type":"Checkout","cart_id":"cart-0"}"#).expect("append");
+    let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::Gap { partition: 0, expected: 3, got: 5, .. }), "{error}");
+    assert!(error.to_string().contains("records 3..5 are missing"), "{error}");
+}
+
+#[test]
+fn a_log_that_went_backwards_is_refused() {
+    let (dir, log) = log_with(1, 5);
+    let store = dir.path().join("views.sqlite");
+    let mut first = runner(&store);
+    first.phase(&log, PhaseOptions::default()).expect("phase");
+    first.release_consumer().expect("release");
+    drop((first, log));
+    let (_other_dir, shorter) = log_with(1, 2);
+    let error = runner(&store).phase(&shorter, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::LogWentBackwards { partition: 0, log_end: 2, stored_next: 5, .. }), "{error}");
+}
+
+#[test]
+fn a_store_of_another_log_or_a_newer_version_is_refused() {
+    let (dir, log) = log_with(2, 3);
+    let store = dir.path().join("views.sqlite");
+    let mut first = runner(&store);
+    first.phase(&log, PhaseOptions::default()).expect("phase");
+    first.release_consumer().expect("release");
+    drop(first);
+
+    let (_three_dir, three) = log_with(3, 1);
+    let error = runner(&store).phase(&three, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::Store(StoreError::OtherLog { partitions: 3, .. })), "{error}");
+
+    let connection = rusqlite::Connection::open(&store).expect("open the store");
+    connection.execute("UPDATE projections SET state_version = 99", []).expect("newer state");
+    let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::Store(StoreError::NewerState { found: 99, .. })), "{error}");
+    connection.execute("UPDATE store_meta SET value = '2' WHERE key = 'schema_version'", []).expect("newer schema");
+    let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::Store(StoreError::NewerSchema { .. })), "{error}");
+    assert_eq!(TOPIC, log.topic());
+}
