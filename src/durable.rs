@@ -31,6 +31,8 @@ pub struct DurableRunner<D: Domain> {
     consumer: Option<Box<dyn GroupConsumer>>,
     /// The next offset to apply in each partition (absent: 0), as stored.
     next_offset: BTreeMap<u32, u64>,
+    /// Most records per store transaction (a poll is applied in chunks).
+    batch_records: usize,
 }
 
 impl<D: Domain> DurableRunner<D> {
@@ -45,7 +47,16 @@ impl<D: Domain> DurableRunner<D> {
             store: None,
             consumer: None,
             next_offset: BTreeMap::new(),
+            batch_records: usize::MAX,
         }
+    }
+
+    /// At most `records` (at least 1) records per store transaction: a
+    /// long-running projector commits its progress as it goes instead of
+    /// once per poll.
+    pub fn with_batch_records(mut self, records: usize) -> Self {
+        self.batch_records = records.max(1);
+        self
     }
 
     /// Opens the store, loads the projection's state and offsets, and
@@ -151,9 +162,13 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
         if options.crash == Some(CrashPoint::BeforeApply) {
             return Ok(report);
         }
-        let batch = self.apply(&records, &mut report)?;
-        if let Some(store) = self.store.as_mut() {
-            store.commit(&self.group_id, &batch)?;
+        for chunk in records.chunks(self.batch_records) {
+            let batch = self.apply(chunk, &mut report)?;
+            crate::crash::point("before-store-commit");
+            if let Some(store) = self.store.as_mut() {
+                store.commit(&self.group_id, &batch)?;
+            }
+            crate::crash::point("after-store-commit");
         }
         // Dying here leaves the store ahead of merkql's offsets: the next
         // poll redelivers, and the stored offsets mark it as duplicates.
@@ -161,6 +176,7 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
             return Ok(report);
         }
         consumer.commit()?;
+        crate::crash::point("after-log-commit");
         report.committed = true;
         self.consumer = Some(consumer);
         Ok(report)

@@ -20,9 +20,11 @@
 //! - [`cart`]: the cart domain (events, money, projections, model,
 //!   generators, canonical scenario, report);
 //! - [`settings`]: environment settings, read once;
+//! - [`crash`]: named crash points for crash tests;
 //! - [`store`]: the SQLite view store of durable projections;
 //! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
 //! - [`progress`]: the progress display of long runs on a terminal;
+//! - [`projector`]: the projections as a service on a persistent log;
 //! - [`text`]: the one escaping path for input-derived text.
 //!
 //! Arrows point one way: `cart` uses `verify`, `runner`, `log` and
@@ -30,10 +32,12 @@
 //! domain.
 
 pub mod cart;
+pub mod crash;
 pub mod domain;
 pub mod durable;
 pub mod log;
 pub mod progress;
+pub mod projector;
 pub mod record;
 pub mod runner;
 pub mod scratch;

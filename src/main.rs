@@ -8,6 +8,7 @@ use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::log::{Log, PerRecord};
 use event_sourced_cart::log::{LogError, MAX_PARTITIONS, MerkqlLog};
 use event_sourced_cart::progress::ReplayProgress;
+use event_sourced_cart::projector;
 use event_sourced_cart::runner::RunError;
 use event_sourced_cart::scratch::{ScratchDir, remove_scratch_logs_on_signals};
 use event_sourced_cart::settings::Settings;
@@ -59,6 +60,52 @@ enum Command {
         #[arg(long)]
         send_each: bool,
     },
+    /// Append the records of an events file (either replay format) to the
+    /// log in DIR, creating it if needed. Prints a line as each chunk is
+    /// acknowledged (in the log).
+    Append {
+        file: PathBuf,
+        /// The log's directory (created with --partitions if it holds no log).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Partition count of a new log (default 3); must match an existing one.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_PARTITIONS as i64))]
+        partitions: Option<u32>,
+        /// Records per appended (and acknowledged) chunk.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        chunk: u64,
+    },
+    /// Bring every projection up to date from its checkpoint in the view
+    /// store (DIR/views.sqlite unless --store), once or, with --follow,
+    /// until Ctrl-C or SIGTERM (which stop it after the current batch).
+    Project {
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The view store (SQLite file).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Keep polling for new events every --interval-ms.
+        #[arg(long)]
+        follow: bool,
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        interval_ms: u64,
+        /// Records per store transaction.
+        #[arg(long, default_value_t = projector::DEFAULT_BATCH_RECORDS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch: u64,
+    },
+    /// Print the views the view store holds, in the report format or as
+    /// the replay JSON (--json). Reads the store only: safe while a
+    /// projector runs.
+    Views {
+        /// The log's directory (its store is DIR/views.sqlite).
+        #[arg(long, value_name = "DIR", required_unless_present = "store")]
+        data_dir: Option<PathBuf>,
+        /// The view store (SQLite file).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,7 +114,10 @@ fn main() -> ExitCode {
         print_error(&e.to_string());
         return Exit::BadInput.into();
     }
-    if let Err(e) = remove_scratch_logs_on_signals() {
+    // Commands on scratch logs remove them on a signal; `project --follow`
+    // stops after its current batch instead; the others die as usual.
+    let scratch = matches!(cli.command, None | Some(Command::Replay { .. }));
+    if scratch && let Err(e) = remove_scratch_logs_on_signals() {
         print_error(&format!("cannot install the signal handler that removes scratch logs ({e})"));
         return Exit::LogFailed.into();
     }
@@ -76,8 +126,123 @@ fn main() -> ExitCode {
         Some(Command::Replay { file, partitions, split_at, json, send_each }) => {
             replay(&file, partitions, &split_at, json, send_each)
         }
+        Some(Command::Append { file, data_dir, partitions, chunk }) => append(&file, &data_dir, partitions, chunk),
+        Some(Command::Project { data_dir, store, follow, interval_ms, batch }) => {
+            project(&data_dir, store.as_deref(), follow, interval_ms, batch)
+        }
+        Some(Command::Views { data_dir, store, json }) => views(data_dir.as_deref(), store.as_deref(), json),
     };
     exit.into()
+}
+
+fn append(path: &Path, dir: &Path, partitions: Option<u32>, chunk: u64) -> Exit {
+    let file = match replay::load(&Cart, path) {
+        Ok(file) => file,
+        Err(message) => {
+            return fail(false, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
+        }
+    };
+    let log = match projector::open_or_create(dir, partitions) {
+        Ok(log) => log,
+        Err(e) => return fail(false, exit_for(&e), e.to_string()),
+    };
+    let mut out_failed = None;
+    let appended = projector::append(&log, &file, chunk as usize, |records, line| {
+        if out_failed.is_none() {
+            out_failed = write_line(&format!("acknowledged {records} records, through line {line}")).err();
+        }
+    });
+    match (appended, out_failed) {
+        (Err(e), _) => fail(false, exit_for(&e), e.to_string()),
+        (Ok(_), Some(exit)) => exit,
+        (Ok(_), None) => Exit::Agree,
+    }
+}
+
+/// Writes one line to stdout now (a line a watching process acts on); a
+/// closed pipe or a full disk is the exit it calls for.
+fn write_line(line: &str) -> Result<(), Exit> {
+    match emit(&format!("{line}\n"), Exit::Agree) {
+        Exit::Agree => Ok(()),
+        other => Err(other),
+    }
+}
+
+fn project(dir: &Path, store: Option<&Path>, follow: bool, interval_ms: u64, batch: u64) -> Exit {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    if follow {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+                return fail(false, Exit::LogFailed, format!("cannot install the signal handler ({e})"));
+            }
+        }
+    }
+    let store = projector::store_path(dir, store);
+    let mut runners = projector::runners(&store, batch as usize);
+    loop {
+        match MerkqlLog::open(dir, TOPIC) {
+            Ok(log) => match projector::catch_up(&log, &mut runners) {
+                Ok(progress) => {
+                    for p in progress.iter().filter(|p| !follow || p.applied + p.duplicates + p.rejected > 0) {
+                        let line = format!(
+                            "{}: applied {}, duplicates {}, rejected {}",
+                            p.group, p.applied, p.duplicates, p.rejected
+                        );
+                        if let Err(exit) = write_line(&line) {
+                            return exit;
+                        }
+                    }
+                }
+                Err(e) => return fail(false, Exit::LogFailed, e.to_string()),
+            },
+            // Following: an appender holds the directory; try again later.
+            Err(LogError::InUse { .. }) if follow => {}
+            Err(e) => return fail(false, exit_for(&e), e.to_string()),
+        }
+        if !follow || stop.load(Ordering::SeqCst) {
+            return Exit::Agree;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(interval_ms);
+        while std::time::Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(interval_ms.min(50)));
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Exit::Agree;
+        }
+    }
+}
+
+fn views(dir: Option<&Path>, store: Option<&Path>, json: bool) -> Exit {
+    let store = match (dir, store) {
+        (_, Some(store)) => store.to_path_buf(),
+        (Some(dir), None) => projector::store_path(dir, None),
+        (None, None) => return fail(json, Exit::BadInput, "pass --data-dir DIR or --store FILE".into()),
+    };
+    let views = match projector::stored_views(&store) {
+        Ok(views) => views,
+        Err(e) => return fail(json, Exit::BadInput, e.to_string()),
+    };
+    let text = if json {
+        let object: std::collections::BTreeMap<String, Option<&event_sourced_cart::domain::AnyView>> =
+            views.iter().map(|(group, view)| (group.replace('-', "_"), view.as_ref())).collect();
+        match serde_json::to_string_pretty(&object) {
+            Ok(text) => event_sourced_cart::text::json_escaped(&text).into_owned() + "\n",
+            Err(e) => return fail(json, Exit::LogFailed, format!("the views do not serialize ({e})")),
+        }
+    } else {
+        let mut out = String::new();
+        for (group, view) in &views {
+            out.push_str(&format!("{}:\n", report::capitalized(&report::title(group))));
+            match view {
+                Some(view) => out.push_str(&report::view_text(view)),
+                None => out.push_str("(not projected yet)\n"),
+            }
+            out.push('\n');
+        }
+        out
+    };
+    emit(&text, Exit::Agree)
 }
 
 /// How a log error ends the process: the caller's mistake (2) or the log's

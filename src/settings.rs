@@ -33,6 +33,10 @@ pub struct Settings {
     pub bench_disk_dir: Option<PathBuf>,
     pub bench_1m: bool,
     pub bench_flush_mb: u32,
+    /// `CART_CRASH_AT=POINT` or `POINT:N`: abort the process at the Nth
+    /// (default first) pass through a named crash point ([`crate::crash`]),
+    /// for crash tests.
+    pub crash_at: Option<(String, u32)>,
 }
 
 /// A set environment variable with an unusable value.
@@ -58,6 +62,7 @@ impl Settings {
             bench_disk_dir: path(&lookup, "CART_BENCH_DISK_DIR")?,
             bench_1m: number(&lookup, "CART_BENCH_1M", 0, 1)? == Some(1),
             bench_flush_mb: count(&lookup, "CART_BENCH_FLUSH_MB", 1)?.unwrap_or(768),
+            crash_at: crash_at(&lookup)?,
         })
     }
 
@@ -111,6 +116,32 @@ fn number(
             fix: "fix the value or unset the variable",
         }),
     }
+}
+
+fn crash_at(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<(String, u32)>, SettingError> {
+    const VARIABLE: &str = "CART_CRASH_AT";
+    let Some(value) = lookup(VARIABLE) else { return Ok(None) };
+    let fail = |problem: String| SettingError {
+        variable: VARIABLE,
+        value: shown(&value),
+        problem,
+        fix: "use one of the crash points named in the README, optionally with :N, or unset the variable",
+    };
+    let text = value.to_str().ok_or_else(|| fail("it is not UTF-8".into()))?;
+    let (name, nth) = match text.split_once(':') {
+        Some((name, nth)) => (
+            name,
+            nth.parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| fail(format!("{} is not a count from 1", crate::text::quoted(nth))))?,
+        ),
+        None => (text, 1),
+    };
+    if !crate::crash::POINTS.contains(&name) {
+        return Err(fail(format!("{} is not a crash point", crate::text::quoted(name))));
+    }
+    Ok(Some((name.to_string(), nth)))
 }
 
 /// A temporary directory for a throwaway log: under `CART_SCRATCH_DIR` if

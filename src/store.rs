@@ -49,6 +49,8 @@ pub enum StoreError {
         "projection {projection} in the view store {path} has state version {found}; this version reads up to {supported}; use a newer event-sourced-cart or delete its rows to rebuild it"
     )]
     NewerState { path: String, projection: String, found: u32, supported: u32 },
+    #[error("there is no view store at {path}; run `event-sourced-cart project` first, or pass the right --store")]
+    Missing { path: String },
     #[error("projection {projection} in the view store {path}: {message}; delete its rows to rebuild it from the log")]
     BadState { path: String, projection: String, message: String },
 }
@@ -158,6 +160,46 @@ impl ViewStore {
 
     fn sqlite(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |e| StoreError::Sqlite { path: self.shown(), action, message: e.to_string() }
+    }
+
+    /// Opens an existing store to read it (`views`), whatever log it
+    /// follows; refuses a missing file or a newer schema.
+    pub fn open_existing(path: &Path) -> Result<ViewStore, StoreError> {
+        use rusqlite::OpenFlags;
+        let shown = crate::text::path(path);
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: shown });
+        }
+        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| StoreError::Sqlite { path: shown.clone(), action: "open", message: e.to_string() })?;
+        let version: Option<String> = connection
+            .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |row| row.get(0))
+            .optional()
+            .map_err(|e| StoreError::Sqlite {
+                path: shown.clone(),
+                action: "read store_meta",
+                message: e.to_string(),
+            })?;
+        match version {
+            Some(v) if v.parse::<u32>().is_ok_and(|v| v <= SCHEMA_VERSION) => {
+                Ok(ViewStore { connection, path: path.to_path_buf() })
+            }
+            Some(v) => Err(StoreError::NewerSchema { path: shown, found: crate::text::quoted(&v) }),
+            None => Err(StoreError::Missing { path: shown }),
+        }
+    }
+
+    /// What is stored for `projection`, or `None` if it was never stored;
+    /// refuses state of a version newer than `state_version`.
+    pub fn load_existing(&mut self, projection: &str, state_version: u32) -> Result<Option<Stored>, StoreError> {
+        let registered: bool = self
+            .connection
+            .query_row("SELECT count(*) FROM projections WHERE projection = ?1", [projection], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(self.sqlite("read projections"))?
+            > 0;
+        if registered { self.load(projection, state_version).map(Some) } else { Ok(None) }
     }
 
     /// Everything stored for `projection`, registering it with

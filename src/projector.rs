@@ -1,0 +1,140 @@
+//! The long-running projector: the cart projections as a service on a
+//! persistent log directory. `append` adds events to the log; `project`
+//! brings every projection up to date from its checkpoint in the view
+//! store, once or continuously; `views` prints what the store holds.
+//!
+//! One process owns a log directory at a time (merkql is embedded, and two
+//! brokers on one directory corrupt it): each command holds the
+//! directory's lock while it uses the log. `project --follow` takes it for
+//! each catch-up and lets it go in between, so that `append` can add
+//! events while a projector follows; when the lock is busy, that catch-up
+//! waits for the next interval.
+
+use crate::cart::scenario::DEFAULT_PARTITIONS;
+use crate::cart::{Cart, TOPIC};
+use crate::domain::{AnyView, Domain};
+use crate::durable::DurableRunner;
+use crate::log::{Log, LogError, MerkqlLog};
+use crate::runner::{GroupRunner, PhaseOptions, RunError};
+use crate::store::ViewStore;
+use crate::verify::replay_file::ReplayFile;
+use std::path::{Path, PathBuf};
+
+/// The view store's file in a log directory, unless `--store` says otherwise.
+pub const STORE_FILE: &str = "views.sqlite";
+
+/// Records per store transaction of `project`.
+pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
+
+/// The store of `dir`'s log: `store` if given, else `dir/views.sqlite`.
+pub fn store_path(dir: &Path, store: Option<&Path>) -> PathBuf {
+    store.map_or_else(|| dir.join(STORE_FILE), Path::to_path_buf)
+}
+
+/// Opens the log in `dir`, or creates it (with `partitions`, default 3)
+/// if the directory holds none. A given partition count must match an
+/// existing log's.
+pub fn open_or_create(dir: &Path, partitions: Option<u32>) -> Result<MerkqlLog, LogError> {
+    let log = match MerkqlLog::open(dir, TOPIC) {
+        Ok(log) => log,
+        Err(LogError::Missing { .. }) => {
+            let log = MerkqlLog::create(dir, TOPIC, partitions.unwrap_or(DEFAULT_PARTITIONS))?;
+            // An empty topic is a whole log: appends are acknowledged chunk by chunk.
+            log.mark_complete()?;
+            return Ok(log);
+        }
+        Err(e) => return Err(e),
+    };
+    match partitions {
+        Some(wanted) if wanted != log.partitions() => Err(LogError::Backend {
+            action: "open the log",
+            place: crate::text::path(dir),
+            message: format!(
+                "it has {}, not {wanted}; drop --partitions or use another directory",
+                crate::text::count(log.partitions(), "partition")
+            ),
+        }),
+        _ => Ok(log),
+    }
+}
+
+/// Appends `file`'s records to `log` in chunks of `chunk` records, calling
+/// `acknowledged(records so far, line of the last one)` after each chunk
+/// is in the log.
+pub fn append(
+    log: &dyn Log,
+    file: &ReplayFile,
+    chunk: usize,
+    mut acknowledged: impl FnMut(usize, usize),
+) -> Result<usize, LogError> {
+    let mut done = 0;
+    for records in file.history.chunks(chunk.max(1)) {
+        let batch: Vec<(Option<&str>, &str)> = records.iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
+        log.append_batch(&batch)?;
+        crate::crash::point("after-append");
+        done += records.len();
+        acknowledged(done, file.lines.get(done - 1).copied().unwrap_or(done));
+    }
+    Ok(done)
+}
+
+/// What one catch-up did for one projection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub group: String,
+    pub applied: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+}
+
+/// The durable runners of every cart projection, each reading with its
+/// projection's own group id, state in the store at `store`.
+pub fn runners(store: &Path, batch_records: usize) -> Vec<DurableRunner<Cart>> {
+    Cart.projections()
+        .into_iter()
+        .map(|projection| {
+            let group = projection.group_id().to_string();
+            DurableRunner::new(Cart, projection, &group, store.to_path_buf()).with_batch_records(batch_records)
+        })
+        .collect()
+}
+
+/// One catch-up of every runner: poll what is new, apply, store, commit.
+pub fn catch_up(log: &dyn Log, runners: &mut [DurableRunner<Cart>]) -> Result<Vec<Progress>, RunError> {
+    let mut progress = Vec::with_capacity(runners.len());
+    for runner in runners.iter_mut() {
+        let report = runner.phase(log, PhaseOptions::default())?;
+        runner.release_consumer()?;
+        progress.push(Progress {
+            group: runner.group_id().to_string(),
+            applied: report.applied.len(),
+            duplicates: report.duplicates.len(),
+            rejected: report.rejected.len(),
+        });
+    }
+    Ok(progress)
+}
+
+/// The views the store at `store` holds for every cart projection, by
+/// group id; `None` for a projection the store has never seen.
+pub fn stored_views(store: &Path) -> Result<Vec<(String, Option<AnyView>)>, crate::store::StoreError> {
+    let mut opened = ViewStore::open_existing(store)?;
+    let mut views = Vec::new();
+    for mut projection in Cart.projections() {
+        let group = projection.group_id().to_string();
+        let version = projection.state_version().unwrap_or(0);
+        let Some(stored) = opened.load_existing(&group, version)? else {
+            views.push((group, None));
+            continue;
+        };
+        for (key, state) in &stored.entries {
+            projection.load_entry(key, state).map_err(|message| crate::store::StoreError::BadState {
+                path: crate::text::path(store),
+                projection: crate::text::quoted(&group),
+                message: format!("the entry of key {}: {message}", crate::text::quoted(key)),
+            })?;
+        }
+        views.push((group, Some(projection.view())));
+    }
+    Ok(views)
+}
