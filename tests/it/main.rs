@@ -9,6 +9,7 @@ mod bad_input;
 mod bulk_load;
 mod canonical;
 mod cli;
+mod crash;
 mod decoder;
 mod durable;
 mod executor;
