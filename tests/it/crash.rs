@@ -250,7 +250,7 @@ fn every_crash_point_is_survived() {
         let project: Vec<String> =
             ["project", "--data-dir", &dir_arg, "--batch", "5"].iter().map(|s| s.to_string()).collect();
         let appending = point == "after-append";
-        let crashed = run(if appending { &append } else { &append }, appending.then(|| format!("{point}:2")), None);
+        let crashed = run(&append, appending.then(|| format!("{point}:2")), None);
         let mut acknowledged_records = history[..acknowledged(&crashed)].to_vec();
         if appending {
             assert_ne!(crashed.exit, Some(0), "{point}: the append aborted");
