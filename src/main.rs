@@ -179,6 +179,17 @@ fn project(dir: &Path, store: Option<&Path>, follow: bool, interval_ms: u64, bat
         }
     }
     let store = projector::store_path(dir, store);
+    if !dir.join(".merkql").is_dir() {
+        return fail(
+            false,
+            Exit::BadInput,
+            format!("{} holds no log; append events to it first", event_sourced_cart::text::path(dir)),
+        );
+    }
+    let _projector_lock = match projector::lock_store(&store) {
+        Ok(lock) => lock,
+        Err(message) => return fail(false, Exit::BadInput, message),
+    };
     let mut runners = projector::runners(&store, batch as usize);
     loop {
         match MerkqlLog::open(dir, TOPIC) {

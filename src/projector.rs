@@ -26,6 +26,29 @@ pub const STORE_FILE: &str = "views.sqlite";
 /// Records per store transaction of `project`.
 pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
 
+/// Takes the projector's lock on `store` (a file beside it,
+/// `<store>.lock`), held for as long as the returned file lives: one
+/// projector per view store, even while `--follow` lets the log's lock go
+/// between catch-ups. A second projector gets an error that says so.
+pub fn lock_store(store: &Path) -> Result<std::fs::File, String> {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".lock");
+    let shown = crate::text::path(store);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(|e| format!("cannot open the lock file of the view store {shown} ({e})"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(format!("the view store {shown} is in use by another projector; stop it first, or use another --store"))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock the view store {shown} ({e})")),
+    }
+}
+
 /// The store of `dir`'s log: `store` if given, else `dir/views.sqlite`.
 pub fn store_path(dir: &Path, store: Option<&Path>) -> PathBuf {
     store.map_or_else(|| dir.join(STORE_FILE), Path::to_path_buf)

@@ -15,6 +15,7 @@ mod durable;
 mod executor;
 mod hostile_text;
 mod other_domain;
+mod projector;
 mod properties;
 mod properties_catch_bugs;
 mod replay_files;
