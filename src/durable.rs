@@ -60,8 +60,9 @@ impl<D: Domain> DurableRunner<D> {
     }
 
     /// Opens the store, loads the projection's state and offsets, and
-    /// checks them against the log.
-    fn open(&mut self, log: &dyn Log) -> Result<(), RunError> {
+    /// checks them against the log. The first phase does it if it was not
+    /// done before; callers that measure a restart call it on its own.
+    pub fn open(&mut self, log: &dyn Log) -> Result<(), RunError> {
         if self.store.is_some() {
             return Ok(());
         }
