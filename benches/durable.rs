@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..iters {
                     fresh += 1;
                     let store = store_dir.path().join(format!("full-{fresh}.sqlite"));
-                    let mut runners = durable(&store, "full");
+                    let mut runners = durable(&store, &format!("full-{fresh}"));
                     let start = Instant::now();
                     catch_up(fixture.log(), &mut runners);
                     total += start.elapsed();

@@ -103,6 +103,27 @@ impl<D: Domain> DurableRunner<D> {
         })
     }
 
+    /// A poll reads each partition from the group's merkql offset to the
+    /// end; when that offset is ahead of the store's next offset, the
+    /// records in between would silently never be applied: stop instead.
+    fn check_delivered_from_the_store(&self, log: &dyn Log, records: &[LogRecord]) -> Result<(), RunError> {
+        let ends = log.end_offsets()?;
+        for (partition, &end) in ends.iter().enumerate() {
+            let partition = partition as u32;
+            let next = self.next_offset.get(&partition).copied().unwrap_or(0);
+            let first = records.iter().find(|r| r.partition == partition).map_or(end, |r| r.offset);
+            if first > next {
+                return Err(RunError::OffsetsAhead {
+                    group: self.quoted_group(),
+                    partition,
+                    stored_next: next,
+                    delivered_from: first,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a polled batch to the projection and returns what the store
     /// must write; stops at a gap.
     fn apply(&mut self, records: &[LogRecord], report: &mut PhaseReport<D::Rejection>) -> Result<Batch, RunError> {
@@ -163,6 +184,7 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
         if options.crash == Some(CrashPoint::BeforeApply) {
             return Ok(report);
         }
+        self.check_delivered_from_the_store(log, &records)?;
         for chunk in records.chunks(self.batch_records) {
             let batch = self.apply(chunk, &mut report)?;
             crate::crash::point("before-store-commit");

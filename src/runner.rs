@@ -112,6 +112,10 @@ pub enum RunError {
     )]
     Gap { group: String, partition: u32, expected: u64, got: u64 },
     #[error(
+        "projection {group}: in partition {partition} the consumer group's committed offset ({delivered_from}) is ahead of the view store's next offset ({stored_next}): records {stored_next}..{delivered_from} would never be applied. The store is older than the group's merkql offsets (a restored or replaced store?): use the store that belongs to these offsets, or delete the group's offsets.bin under the log's .merkql/ directory to poll from the earliest record (the store skips what it has applied)"
+    )]
+    OffsetsAhead { group: String, partition: u32, stored_next: u64, delivered_from: u64 },
+    #[error(
         "projection {group}: partition {partition} ends at offset {log_end}, but the view store has applied up to {stored_next}: the log went backwards (replaced or truncated?). Use the log the store was built from, or delete the store to rebuild the views"
     )]
     LogWentBackwards { group: String, partition: u32, log_end: u64, stored_next: u64 },

@@ -92,22 +92,88 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn a_gap_stops_the_runner_before_applying_past_it() {
+fn a_store_behind_the_groups_merkql_offsets_is_refused() {
     let (dir, log) = log_with(1, 5);
     let store = dir.path().join("views.sqlite");
     let mut first = runner(&store);
     first.phase(&log, PhaseOptions::default()).expect("phase");
     first.release_consumer().expect("release");
     drop(first);
-    // The store says 3 records were applied; merkql says 5: records 3 and 4
-    // would be skipped by a runner that trusted merkql.
+    // The store says 3 records were applied; merkql's group is at 5:
+    // records 3 and 4 would never be delivered again.
     let connection = rusqlite::Connection::open(&store).expect("open the store");
     connection.execute("UPDATE checkpoints SET next_offset = 3", []).expect("rewind the checkpoint");
     drop(connection);
     log.append(Some("cart-0"), r#"{"type":"Checkout","cart_id":"cart-0"}"#).expect("append");
     let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::Gap { partition: 0, expected: 3, got: 5, .. }), "{error}");
-    assert!(error.to_string().contains("records 3..5 are missing"), "{error}");
+    assert!(matches!(error, RunError::OffsetsAhead { partition: 0, stored_next: 3, delivered_from: 5, .. }), "{error}");
+    assert!(error.to_string().contains("records 3..5 would never be applied"), "{error}");
+}
+
+/// A real merkql log whose polls lose the record at one offset (a fault
+/// of the kind merkql's index repair can cause).
+struct LosesOffset {
+    log: MerkqlLog,
+    offset: u64,
+}
+
+struct LosingConsumer {
+    inner: Box<dyn event_sourced_cart::log::GroupConsumer>,
+    offset: u64,
+}
+
+impl event_sourced_cart::log::GroupConsumer for LosingConsumer {
+    fn poll(&mut self) -> Result<Vec<event_sourced_cart::record::LogRecord>, event_sourced_cart::log::LogError> {
+        Ok(self.inner.poll()?.into_iter().filter(|r| r.offset != self.offset).collect())
+    }
+    fn commit(&mut self) -> Result<(), event_sourced_cart::log::LogError> {
+        self.inner.commit()
+    }
+    fn close(self: Box<Self>) -> Result<(), event_sourced_cart::log::LogError> {
+        self.inner.close()
+    }
+}
+
+impl Log for LosesOffset {
+    fn topic(&self) -> &str {
+        self.log.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.log.partitions()
+    }
+    fn append(
+        &self,
+        key: Option<&str>,
+        value: &str,
+    ) -> Result<event_sourced_cart::record::Position, event_sourced_cart::log::LogError> {
+        self.log.append(key, value)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, event_sourced_cart::log::LogError> {
+        self.log.end_offsets()
+    }
+    fn consumer(
+        &self,
+        group_id: &str,
+    ) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, event_sourced_cart::log::LogError> {
+        Ok(Box::new(LosingConsumer { inner: self.log.consumer(group_id)?, offset: self.offset }))
+    }
+    fn reopen(&mut self) -> Result<(), event_sourced_cart::log::LogError> {
+        self.log.reopen()
+    }
+}
+
+#[test]
+fn a_gap_in_a_poll_stops_the_runner_before_applying_past_it() {
+    let (dir, log) = log_with(1, 6);
+    let faulty = LosesOffset { log, offset: 2 };
+    let mut durable = runner(&dir.path().join("views.sqlite"));
+    let error = durable.phase(&faulty, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::Gap { partition: 0, expected: 2, got: 3, .. }), "{error}");
+    assert!(error.to_string().contains("records 2..3 are missing"), "{error}");
+    // Nothing past the gap reached the store.
+    let store = rusqlite::Connection::open(dir.path().join("views.sqlite")).expect("open the store");
+    let stored: i64 = store.query_row("SELECT count(*) FROM checkpoints", [], |row| row.get(0)).expect("count");
+    assert_eq!(stored, 0, "the batch with the gap was not committed");
 }
 
 #[test]
