@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     fresh += 1;
-                    let mut runners = memory(&format!("full-{fresh}"));
+                    let mut runners = memory(&format!("memory-full-{fresh}"));
                     let start = Instant::now();
                     catch_up(fixture.log(), &mut runners);
                     total += start.elapsed();
@@ -109,7 +109,7 @@ fn bench(c: &mut Criterion) {
         // Runners at the log's tail, kept across iterations.
         let store = store_dir.path().join("tail.sqlite");
         let mut durable_runners = durable(&store, "tail");
-        let mut memory_runners = memory("tail");
+        let mut memory_runners = memory("memory-tail");
         catch_up(fixture.log(), &mut durable_runners);
         catch_up(fixture.log(), &mut memory_runners);
         for (name, use_durable) in [("durable/catch_up_5", true), ("memory/catch_up_5", false)] {
