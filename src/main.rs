@@ -1,7 +1,7 @@
 //! `event-sourced-cart`: the canonical scenario (default) and `replay`.
 
 use clap::{Parser, Subcommand};
-use event_sourced_cart::cart::replay_report::{json_report, text_report};
+use event_sourced_cart::cart::replay_report::{indented, json_report, text_report};
 use event_sourced_cart::cart::report;
 use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
 use event_sourced_cart::cart::{Cart, TOPIC};
@@ -109,10 +109,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Only `replay` and `views` take --json; any argument spelled so asks
+    // for JSON errors, even when the command line does not parse.
+    let json = args.iter().skip(1).any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, &args, json).into(),
+    };
     if let Err(e) = Settings::get() {
-        print_error(&e.to_string());
-        return Exit::BadInput.into();
+        return fail(json, Exit::BadInput, e.to_string()).into();
     }
     // Commands on scratch logs remove them on a signal; `project --follow`
     // stops after its current batch instead; the others die as usual.
@@ -246,7 +252,7 @@ fn views(dir: Option<&Path>, store: Option<&Path>, json: bool) -> Exit {
         for (group, view) in &views {
             out.push_str(&format!("{}:\n", report::capitalized(&report::title(group))));
             match view {
-                Some(view) => out.push_str(&report::view_text(view)),
+                Some(view) => out.push_str(&indented(&report::view_text(view))),
                 None => out.push_str("(not projected yet)\n"),
             }
             out.push('\n');
@@ -254,6 +260,31 @@ fn views(dir: Option<&Path>, store: Option<&Path>, json: bool) -> Exit {
         out
     };
     emit(&text, Exit::Agree)
+}
+
+/// A command line that does not parse, or `--help` / `--version`. clap
+/// quotes arguments verbatim in its messages, so the message is rendered
+/// again from the arguments escaped ([`event_sourced_cart::text::escaped`]):
+/// no argument can forge a line.
+fn usage_error(error: &clap::Error, args: &[std::ffi::OsString], json: bool) -> Exit {
+    use clap::error::ErrorKind;
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return emit(&error.render().to_string(), Exit::Agree);
+    }
+    let escaped: Vec<String> =
+        args.iter().map(|a| event_sourced_cart::text::escaped(&a.to_string_lossy()).into_owned()).collect();
+    let message = match Cli::try_parse_from(&escaped) {
+        Err(e) => e.render().to_string(),
+        Ok(_) => "the command line does not parse".to_string(),
+    };
+    let message = message.trim_start_matches("error: ").trim_end();
+    if !json {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "error: {}", bounded(message));
+        return Exit::BadInput;
+    }
+    let first_line = message.lines().next().unwrap_or("the command line does not parse").to_string();
+    fail(json, Exit::BadInput, first_line)
 }
 
 /// How a log error ends the process: the caller's mistake (2) or the log's
@@ -328,9 +359,23 @@ fn emit(text: &str, verdict: Exit) -> Exit {
 /// passes: whatever a message embeds, it stays one line of safe text.
 /// Returns the message as printed.
 fn print_error(message: &str) -> String {
-    let message = event_sourced_cart::text::escaped(message).into_owned();
-    eprintln!("error: {message}");
+    use std::io::Write;
+    let message = bounded(&event_sourced_cart::text::escaped(message));
+    // A stderr that cannot be written (closed, full) loses the message,
+    // never the exit code.
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     message
+}
+
+/// Longest error message printed, in characters: messages quote input,
+/// and no input makes an error line longer than this.
+const MAX_MESSAGE_CHARS: usize = 2_000;
+
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message.to_string(),
+        Some((cut, _)) => format!("{}… (cut at {MAX_MESSAGE_CHARS} characters)", &message[..cut]),
+    }
 }
 
 /// Reports an error on stderr and, for `--json`, as `{"error": ..., "exit": N}`

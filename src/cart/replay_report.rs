@@ -63,7 +63,7 @@ pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Car
     for trace in &verdict.execution.full {
         let title = capitalized(&title(&trace.projection));
         let _ = writeln!(out, "\n{title} (full replay):");
-        out.push_str(&view_text(&trace.view));
+        out.push_str(&indented(&view_text(&trace.view)));
     }
     let _ = writeln!(out);
     if verdict.violations.is_empty() {
@@ -73,6 +73,15 @@ pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Car
         let _ = writeln!(out, "VIOLATION: {}", quoted_if_needed_lines(&v.to_string()));
     }
     out
+}
+
+/// `text` with every line indented by two spaces: in the replay report a
+/// line at the left margin is always the harness's own (a header, a
+/// rejected record's `line N:`, `VIOLATION:`), never one that starts with
+/// a name read from the input (a cart named `VIOLATION` would otherwise
+/// print `VIOLATION: 1 items, ...`).
+pub fn indented(text: &str) -> String {
+    text.lines().map(|line| format!("  {line}\n")).collect()
 }
 
 /// A violation's text: its lines are the harness's own (diffs span lines),
