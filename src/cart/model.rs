@@ -95,6 +95,9 @@ fn fold_one_cart<'a>(events: impl Iterator<Item = &'a ModelEvent>) -> (Vec<(Stri
 /// record must be rejected (the rules of README "Which records are rejected").
 fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
     const MAX_NAME: usize = 1024;
+    if nesting_depth(&record.value) > MAX_NESTING {
+        return None;
+    }
     let Pairs(raw_pairs) = serde_json::from_str(&record.value).ok()?;
     // Every value must be valid JSON as serde_json reads it (numbers within
     // a double's range, no lone surrogates), the price's text kept.
@@ -130,6 +133,33 @@ fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
         _ => return None,
     };
     Some((cart_id, event))
+}
+
+/// Deepest nesting of arrays and objects a value may have, the event
+/// object included: what a JSON parser with serde_json's default recursion
+/// limit (128) reads in one pass.
+const MAX_NESTING: usize = 127;
+
+/// How deeply `text` nests arrays and objects, counted on its characters
+/// outside strings (the model's own count, not the parser's).
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// A JSON number's text as whole cents from 0.00 to 1,000,000.00, or

@@ -17,6 +17,7 @@
 //!
 //! Error message texts differ between the two and are not compared.
 
+use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{CartEvent, DecodeError, DomainEvent, InvalidEvent, parse_event, validate_add};
 use proptest::prelude::*;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -264,5 +265,25 @@ proptest! {
     #[test]
     fn random_objects_decode_as_the_reference_does(json in prop_oneof![object(), event_object()]) {
         agree(&json).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// The decoder and the model decide deep nesting alike, at every depth
+/// around the limit and wherever the deep value sits.
+#[test]
+fn deep_nesting_is_decided_alike_by_the_decoder_and_the_model() {
+    use event_sourced_cart::domain::{Domain, HistoryRecord};
+    use event_sourced_cart::record::Position;
+    for depth in 120..=135 {
+        let deep = |open: &str, close: &str| format!("{}{}", open.repeat(depth), close.repeat(depth));
+        for field in ["x", "qty", "item"] {
+            for value in [deep("[", "]"), deep("{\"a\":", "}").replace(":}", ":1}")] {
+                let json = format!(r#"{{"type":"Checkout","cart_id":"a","{field}":{value}}}"#);
+                let decoded = parse_event(&json).is_ok();
+                let record = HistoryRecord { key: Some("a".into()), value: json.clone() };
+                let model = Cart.model(&[(Position { partition: 0, offset: 0 }, record)]);
+                assert_eq!(decoded, model.rejected.is_empty(), "depth {depth}, field {field}: {json:.60}…");
+            }
+        }
     }
 }
