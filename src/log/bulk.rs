@@ -14,10 +14,11 @@
 //! next offsets. A later [`Log::append`] continues after them.
 //!
 //! Differences from `send`, none of which a consumer can see:
-//! - none for records without a key: merkql routes them round-robin by a
-//!   counter of its own that only `send` advances, so each is sent with
-//!   `send` (after the records waiting for its partition are appended),
-//!   one index rewrite each;
+//! - records without a key go round-robin by the log's own counter, kept
+//!   exactly as merkql keeps the one in its `Topic` (from 0 when the broker
+//!   opens, one per keyless record), so they land where `send` would put
+//!   them; single keyless appends use the same counter
+//!   (`tests/it/bulk_load.rs` compares with merkql's own `send`);
 //! - retention is not applied (this adapter never configures it);
 //! - no producer notification is sent (the `notify` feature is off).
 
@@ -104,25 +105,11 @@ impl MerkqlLog {
         let mut pending: Vec<(Vec<Record>, Vec<usize>)> = (0..partitions).map(|_| Default::default()).collect();
         let mut positions: Vec<Position> = Vec::new();
         for (index, (key, value)) in records.into_iter().enumerate() {
-            let Some(key) = key else {
-                // merkql routes a keyless record by its own counter, which
-                // only `send` advances: after flushing what waits for the
-                // partition it will pick, the record is sent.
-                let partition = self.keyless_sent.load(Ordering::Relaxed) % self.partitions();
-                let (batch, indexes) = &mut pending[partition as usize];
-                self.append_batch(partition, batch, indexes, &mut positions)?;
-                let position = self.append(None, &value)?;
-                if position.partition != partition {
-                    return Err(self.error(
-                        "bulk-append a keyless record",
-                        anyhow::anyhow!("merkql put it in partition {}, not {partition}", position.partition),
-                    ));
-                }
-                positions.push(position);
-                continue;
+            let partition = match &key {
+                Some(k) => partition_for_key(k, self.partitions()) as usize,
+                // As merkql's AtomicU32 counter: wrapping, modulo the count.
+                None => (self.keyless_sent.fetch_add(1, Ordering::Relaxed) % self.partitions()) as usize,
             };
-            let partition = partition_for_key(&key, self.partitions()) as usize;
-            let key = Some(key);
             let (batch, indexes) = &mut pending[partition];
             batch.push(Record {
                 key,

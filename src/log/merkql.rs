@@ -40,10 +40,12 @@ pub struct MerkqlLog {
     topic: String,
     partitions: u32,
     pub(super) broker: BrokerRef,
-    /// A mirror of merkql's round-robin counter for keyless records (it
-    /// lives in the broker's `Topic`, starts at 0 when the broker opens, and
-    /// counts every keyless `send`), so that the bulk loader knows which
-    /// partition a keyless `send` will pick.
+    /// The round-robin counter of keyless records, kept as merkql keeps its
+    /// own in the broker's `Topic` (from 0 when the broker opens, one per
+    /// keyless record, the partition is the counter modulo the partition
+    /// count), so that keyless records land where one `send` each would put
+    /// them. merkql's own counter is never used: keyless records are
+    /// appended in batches, which `send` cannot do.
     pub(super) keyless_sent: std::sync::atomic::AtomicU32,
     /// Held (locked) for as long as the log is open, reopens included.
     _lock: std::fs::File,
@@ -154,13 +156,19 @@ impl Log for MerkqlLog {
     }
 
     fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        if key.is_none() {
+            // Routed by the log's mirror of merkql's round-robin counter
+            // (see `keyless_sent`), so that batches and single appends of
+            // keyless records go where `send` would put them.
+            let positions = self.bulk_append_positions([(None, value.to_string())], 1)?;
+            return positions.into_iter().next().ok_or_else(|| {
+                self.error("append a record", anyhow::anyhow!("the batch of one record returned no position"))
+            });
+        }
         let producer = Broker::producer(&self.broker);
         let record = producer
             .send(&ProducerRecord::new(self.topic.as_str(), key.map(str::to_string), value))
             .map_err(|e| self.error("append a record", e))?;
-        if key.is_none() {
-            self.keyless_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
         Ok(Position { partition: record.partition, offset: record.offset })
     }
 

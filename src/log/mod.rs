@@ -60,9 +60,10 @@ pub trait Log {
 }
 
 /// A log whose batches are appended one record at a time through its own
-/// [`Log::append`] (for merkql, one `Producer::send` each, as a real
-/// producer sends): slower, quadratic on merkql, and the way to reproduce
-/// a problem in the per-record path itself.
+/// [`Log::append`] (for merkql, one `Producer::send` per keyed record, as a
+/// real producer sends, and a batch of one per keyless record, routed as
+/// `send` would): slower, quadratic on merkql, and the way to reproduce a
+/// problem in the per-record path itself.
 pub struct PerRecord<L>(pub L);
 
 impl<L: Log> Log for PerRecord<L> {

@@ -48,9 +48,8 @@ fn bulk_append_lays_out_what_send_would() {
     let records = records();
     for partitions in [1, 3, 8] {
         let (_sent_dir, sent) = new_log(partitions);
-        for (key, value) in &records {
-            sent.append(key.as_deref(), value).expect("send");
-        }
+        // merkql's own send, one per record, keyless ones by merkql's counter.
+        sent.send_batch(&borrowed(&records).collect::<Vec<_>>()).expect("send");
         // Batches of 7 records: several append_batch calls per partition.
         for batch in [7, 1_000] {
             let (_bulk_dir, bulk) = new_log(partitions);
@@ -101,11 +100,9 @@ fn appends_continue_after_a_bulk_load_and_a_reopen() {
     let (first, rest) = records.split_at(60);
     let (middle, last) = rest.split_at(20);
     for partitions in [1, 3, 8] {
-        // Reference: everything sent one by one.
+        // Reference: everything sent one by one with merkql's send.
         let (_sent_dir, sent) = new_log(partitions);
-        for (key, value) in &records {
-            sent.append(key.as_deref(), value).expect("send");
-        }
+        sent.send_batch(&borrowed(&records).collect::<Vec<_>>()).expect("send");
 
         let (_dir, mut log) = new_log(partitions);
         log.bulk_append(borrowed(first)).expect("bulk append");
@@ -138,14 +135,13 @@ fn appends_continue_after_a_bulk_load_and_a_reopen() {
 }
 
 /// `Log::append_batch` (the bulk loader, what `execute` and `replay`
-/// produce with) returns the positions, and lays out the records, that
-/// one `send` per record gives (`PerRecord`), through any mix of batches,
-/// single appends, keyless records and reopens: merkql's keyless
-/// round-robin counter is followed across calls and reset by a reopen, as
-/// merkql resets it.
+/// produce with) and single `Log::append`s return the positions, and lay
+/// out the records, that merkql's own `send` gives one record at a time,
+/// through any mix of batches, single appends, keyless records and
+/// reopens: the log's keyless round-robin counter follows merkql's (reset
+/// by a reopen, as merkql resets its own).
 #[test]
-fn append_batch_equals_one_send_per_record_through_mixed_appends_and_reopens() {
-    use event_sourced_cart::log::PerRecord;
+fn append_batch_and_append_equal_merkqls_send_through_mixed_appends_and_reopens() {
     let records = records();
     // Keyless records spread over every step.
     let mixed: Vec<(Option<String>, String)> = records
@@ -153,30 +149,25 @@ fn append_batch_equals_one_send_per_record_through_mixed_appends_and_reopens() {
         .enumerate()
         .map(|(i, (key, value))| (if i % 4 == 1 { None } else { key.clone() }, value.clone()))
         .collect();
-    // Step 1 is one keyless `append`; the log reopens after step 2.
+    // Step 1 is one keyless `append`; the logs reopen after step 2.
     let steps: Vec<&[(Option<String>, String)]> = vec![&mixed[..29], &mixed[29..30], &mixed[30..70], &mixed[70..]];
     assert!(steps[1][0].0.is_none(), "step 1 appends a keyless record");
     for partitions in [1, 3, 8] {
-        let (_batched_dir, batched) = new_log(partitions);
-        let (_sent_dir, sent) = new_log(partitions);
-        let (mut batched, mut sent) = (batched, PerRecord(sent));
+        let (_batched_dir, mut batched) = new_log(partitions);
+        let (_sent_dir, mut sent) = new_log(partitions);
         for (step, records) in steps.iter().enumerate() {
             let batch: Vec<(Option<&str>, &str)> = borrowed(records).collect();
             let positions = if step == 1 {
-                vec![batched.append(batch[0].0, batch[0].1).expect("send")]
+                vec![batched.append(batch[0].0, batch[0].1).expect("append")]
             } else {
                 batched.append_batch(&batch).expect("append a batch")
             };
-            assert_eq!(
-                positions,
-                sent.append_batch(&batch).expect("send each"),
-                "{partitions} partitions, step {step}"
-            );
+            assert_eq!(positions, sent.send_batch(&batch).expect("send"), "{partitions} partitions, step {step}");
             if step == 2 {
                 batched.reopen().expect("reopen");
                 sent.reopen().expect("reopen");
             }
         }
-        assert_eq!(read_back(&batched, "check"), read_back(&sent.0, "check"), "{partitions} partitions");
+        assert_eq!(read_back(&batched, "check"), read_back(&sent, "check"), "{partitions} partitions");
     }
 }
