@@ -239,6 +239,9 @@ pub trait Domain: Clone + Send + Sync + 'static {
     fn model(&self, produced: &[Produced]) -> Model;
 }
 
+/// Longest excerpt of a key quoted in a message, in characters.
+pub const KEY_EXCERPT_CHARS: usize = 200;
+
 /// Why a record could not be applied.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError<R> {
@@ -252,9 +255,13 @@ pub enum RecordError<R> {
 }
 
 fn wrong_key(key: &Option<String>, expected: &str) -> String {
-    let expected = crate::text::quoted(expected);
+    // Keys may be megabytes long: the message quotes a bounded excerpt.
+    let expected = crate::text::quoted_excerpt(expected, KEY_EXCERPT_CHARS);
     match key {
-        Some(key) => format!("record key {} differs from its event's key {expected}", crate::text::quoted(key)),
+        Some(key) => format!(
+            "record key {} differs from its event's key {expected}",
+            crate::text::quoted_excerpt(key, KEY_EXCERPT_CHARS)
+        ),
         None => format!("the record has no key; its event's key is {expected}"),
     }
 }

@@ -224,6 +224,9 @@ mod wire {
                 Scalar::Str(s) => format!("the string {}", quoted_excerpt(s, EXCERPT_CHARS)),
                 Scalar::Unsigned(n) => format!("the number {n}"),
                 Scalar::Negative(n) => format!("the number {n}"),
+                // `{x}` writes every digit of 1e308; beyond 32 characters
+                // the scientific form is as exact and short.
+                Scalar::Float(x) if x.to_string().len() > 32 => format!("the number {x:e}"),
                 Scalar::Float(x) => format!("the number {x}"),
                 Scalar::Other(kind) => (*kind).to_string(),
             }

@@ -441,3 +441,31 @@ fn send_each_and_the_bulk_loader_give_the_same_replay() {
     // Off a terminal, no progress display: stderr stays empty.
     assert_eq!(String::from_utf8_lossy(&bulk.stderr), "");
 }
+
+#[test]
+fn messages_quote_bounded_excerpts_of_long_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "k".repeat(100_000);
+    let file = write(
+        &dir,
+        &format!(
+            "{{\"format\":\"records\"}}\n{{\"key\":\"{key}\",\"json\":{{\"type\":\"Checkout\",\"cart_id\":\"a\"}}}}\n{{\"key\":\"a\",\"json\":{{\"type\":\"AddItem\",\"cart_id\":\"a\",\"item\":\"i\",\"qty\":1e308,\"price\":1}}}}\n{{\"key\":\"a\",\"{key}\":1}}\n"
+        ),
+    );
+    let out = cart(&["replay", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.len() < 2_200, "the error line is bounded: {} bytes", stderr.len());
+    let ok = write(
+        &dir,
+        &format!(
+            "{{\"format\":\"records\"}}\n{{\"key\":\"{key}\",\"json\":{{\"type\":\"Checkout\",\"cart_id\":\"a\"}}}}\n{{\"key\":\"a\",\"json\":{{\"type\":\"AddItem\",\"cart_id\":\"a\",\"item\":\"i\",\"qty\":1e308,\"price\":1}}}}\n"
+        ),
+    );
+    let out = cart(&["replay", &ok]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let longest = text.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 700, "report lines are bounded: {longest} bytes");
+    assert!(text.contains("field `qty` is the number 1e308"), "{text}");
+}
