@@ -287,6 +287,15 @@ fn usage_error(error: &clap::Error, args: &[std::ffi::OsString], json: bool) -> 
     fail(json, Exit::BadInput, first_line)
 }
 
+/// A scratch directory that cannot be made: the caller's mistake (2) when
+/// `CART_SCRATCH_DIR` chose the place, else the machine's (3).
+fn scratch_failure_exit() -> Exit {
+    match Settings::get() {
+        Ok(settings) if settings.scratch_dir.is_some() => Exit::BadInput,
+        _ => Exit::LogFailed,
+    }
+}
+
 /// How a log error ends the process: the caller's mistake (2) or the log's
 /// failure (3).
 fn exit_for(error: &LogError) -> Exit {
@@ -312,7 +321,7 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
             }
             Err(e) => {
                 print_error(&format!("cannot create a temporary directory ({e}); pass --data-dir DIR"));
-                return Exit::LogFailed;
+                return scratch_failure_exit();
             }
         },
     };
@@ -399,7 +408,7 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, 
     // an interrupt at any point finds it registered and removes it.
     let scratch = match ScratchDir::new() {
         Ok(scratch) => scratch,
-        Err(e) => return fail(json, Exit::LogFailed, format!("cannot create a temporary directory ({e})")),
+        Err(e) => return fail(json, scratch_failure_exit(), format!("cannot create a temporary directory ({e})")),
     };
     let progress = ReplayProgress::reading(&event_sourced_cart::text::path(path));
     // Each error path clears the progress display before it prints.

@@ -156,8 +156,18 @@ pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
         b
     };
     if let Some(parent) = &settings.scratch_dir {
-        std::fs::create_dir_all(parent)?;
-        return builder().tempdir_in(parent);
+        // The variable's value is the likely culprit: the error names it.
+        let named = |e: std::io::Error| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "CART_SCRATCH_DIR={}: {e}; fix the variable or unset it",
+                    crate::text::quoted(&parent.to_string_lossy())
+                ),
+            )
+        };
+        std::fs::create_dir_all(parent).map_err(named)?;
+        return builder().tempdir_in(parent).map_err(named);
     }
     let shm = Path::new("/dev/shm");
     if shm.is_dir()

@@ -115,11 +115,13 @@ pub fn read<D: Domain>(domain: &D, mut reader: impl BufRead) -> Result<ReplayFil
         if read == 0 {
             break;
         }
+        // LF or CRLF ends a line; a CR before the end of the file without
+        // an LF after it is a CR line ending (refused below).
         if bytes.last() == Some(&b'\n') {
             bytes.pop();
-        }
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
         }
         if bytes.len() > MAX_LINE_BYTES {
             return Err(fail(format!(
@@ -159,12 +161,26 @@ pub fn read<D: Domain>(domain: &D, mut reader: impl BufRead) -> Result<ReplayFil
 /// The header, if `value` is one: an object whose keys are only `format`
 /// and `schedule` (a plain event never is).
 fn header(value: &str) -> Result<Option<Header>, String> {
+    // A line that starts like a header is one, or it is an error that says
+    // why (not a plain record that happens to lack a cart id).
+    let looks_like_header = ["{\"format\"", "{\"schedule\""].iter().any(|start| value.trim_start().starts_with(start));
     // Only the field names are kept: a long line costs no more than itself.
-    let Ok(object) = serde_json::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(value) else {
-        return Ok(None);
+    let object = match serde_json::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(value) {
+        Ok(object) => object,
+        Err(e) if looks_like_header => {
+            return Err(format!("a header line that is not one JSON object ({})", without_line(&e)));
+        }
+        Err(_) => return Ok(None),
     };
     let is_header = !object.is_empty() && object.keys().all(|k| k == "format" || k == "schedule");
     if !is_header {
+        if looks_like_header {
+            let other = object.keys().find(|k| *k != "format" && *k != "schedule").map_or("", String::as_str);
+            return Err(format!(
+                "a header line with the field {}; a header holds only \"format\" and \"schedule\"",
+                crate::text::quoted_excerpt(other, 64)
+            ));
+        }
         return Ok(None);
     }
     let header: Header =

@@ -469,3 +469,34 @@ fn messages_quote_bounded_excerpts_of_long_input() {
     assert!(longest < 700, "report lines are bounded: {longest} bytes");
     assert!(text.contains("field `qty` is the number 1e308"), "{text}");
 }
+
+#[test]
+fn broken_headers_a_final_cr_and_an_unusable_scratch_dir_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expected) in [
+        ("{\"schedule\":{\"partitions\":2}\n", "line 1: a header line that is not one JSON object"),
+        ("{\"schedule\":{\"partitions\":2},\"x\":1}\n", "line 1: a header line with the field \"x\""),
+        ("{\"format\":\"records\",\"x\":1}\n", "line 1: a header line with the field \"x\""),
+        ("{\"type\":\"Checkout\",\"cart_id\":\"a\"}\r", "line 1: a carriage return (CR) inside the line"),
+    ] {
+        let out = cart(&["replay", &write(&dir, text)]);
+        assert_eq!(out.status.code(), Some(2), "{text:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{text:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let file = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
+        .args(["replay", &file])
+        .env("CART_SCRATCH_DIR", dir.path().join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CART_SCRATCH_DIR="),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
