@@ -350,6 +350,7 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
 /// (`| head -1`) ends quietly with the verdict, as `cat` does; any other
 /// write failure (a full disk) is an error: exit 3.
 fn emit(text: &str, verdict: Exit) -> Exit {
+    event_sourced_cart::scratch::exit_if_interrupted();
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
@@ -369,6 +370,9 @@ fn emit(text: &str, verdict: Exit) -> Exit {
 /// Returns the message as printed.
 fn print_error(message: &str) -> String {
     use std::io::Write;
+    // After a signal, failures are the interruption's doing: the run ends
+    // with 128 + the signal and says nothing more.
+    event_sourced_cart::scratch::exit_if_interrupted();
     let message = bounded(&event_sourced_cart::text::escaped(message));
     // A stderr that cannot be written (closed, full) loses the message,
     // never the exit code.
@@ -452,6 +456,9 @@ fn run_on_scratch_log(
 ) -> Result<Verdict<Cart>, String> {
     let log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
     let mut log: Box<dyn Log> = if send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
-    replay::run_with_progress(&Production(Cart), file, schedule, log.as_mut(), &mut |stage| progress.stage(stage))
-        .map_err(|e: ExecuteError| e.to_string())
+    replay::run_with_progress(&Production(Cart), file, schedule, log.as_mut(), &mut |stage| {
+        event_sourced_cart::scratch::exit_if_interrupted();
+        progress.stage(stage)
+    })
+    .map_err(|e: ExecuteError| e.to_string())
 }
