@@ -154,6 +154,12 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_printed_as_is_unless_unsafe() {
+        assert_eq!(path(std::path::Path::new("/tmp/a b/c.jsonl")), "/tmp/a b/c.jsonl");
+        assert_eq!(path(std::path::Path::new("/tmp/x\ny")), "\"/tmp/x\\ny\"");
+    }
+
+    #[test]
     fn escaped_keeps_safe_text_and_is_idempotent() {
         assert_eq!(escaped("unknown field `a\nb`"), "unknown field `a\\nb`");
         assert_eq!(escaped("x\u{202e}\u{1b}[2J\"q\""), "x\\u{202e}\\u{1b}[2J\"q\"");

@@ -253,6 +253,66 @@ mod tests {
         assert!(read(&record("c", &long)).is_none());
     }
 
+    /// JSON number texts of every shape: sign, whole part, fraction,
+    /// exponent (small and huge), leading and trailing zeros.
+    fn number_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let digits = |range: std::ops::RangeInclusive<usize>| {
+            proptest::collection::vec(prop_oneof![3 => Just('0'), 7 => proptest::char::range('0', '9')], range)
+        };
+        (
+            any::<bool>(),
+            prop_oneof![
+                Just("0".to_string()),
+                (proptest::char::range('1', '9'), digits(0..=12))
+                    .prop_map(|(d, rest)| std::iter::once(d).chain(rest).collect())
+            ],
+            proptest::option::of(digits(1..=14).prop_map(|d| d.into_iter().collect::<String>())),
+            proptest::option::of((
+                prop_oneof![Just('e'), Just('E')],
+                prop_oneof![Just(""), Just("+"), Just("-")],
+                prop_oneof![0..=30i64, 0..=500i64],
+            )),
+        )
+            .prop_map(|(negative, whole, fraction, exponent)| {
+                let mut text = if negative { "-".to_string() } else { String::new() };
+                text.push_str(&whole);
+                if let Some(fraction) = fraction {
+                    text.push('.');
+                    text.push_str(&fraction);
+                }
+                if let Some((e, sign, n)) = exponent {
+                    text.push_str(&format!("{e}{sign}{n}"));
+                }
+                text
+            })
+    }
+
+    proptest::proptest! {
+        // Cheap: many cases whatever PROPTEST_CASES says.
+        #![proptest_config(proptest::test_runner::Config::with_cases(5_000))]
+
+        /// The model's price rule and the decoder's (`Cents::from_decimal`)
+        /// are independent code; they agree on every number text.
+        #[test]
+        fn the_model_and_the_decoder_decide_every_price_alike(text in number_text()) {
+            let decoder = Cents::from_decimal(&text).ok().map(|c| c.0);
+            proptest::prop_assert_eq!(price_in_cents(&text), decoder, "{}", text);
+        }
+    }
+
+    #[test]
+    fn only_number_prices_are_read_and_negative_zero_is_zero() {
+        let record = |price: &str| HistoryRecord {
+            key: Some("c".into()),
+            value: format!(r#"{{"type":"AddItem","cart_id":"c","item":"i","qty":1,"price":{price}}}"#),
+        };
+        assert!(read(&record("-0")).is_some());
+        assert!(read(&record("-0.00")).is_some());
+        assert!(read(&record(r#""5""#)).is_none());
+        assert!(read(&record("-1")).is_none());
+    }
+
     #[test]
     fn prices_are_read_through_their_decimal_text() {
         let cents = price_in_cents;
@@ -265,6 +325,9 @@ mod tests {
             assert_eq!(cents(near), None, "{near}");
         }
         assert_eq!(cents("1e99999999999999999999"), None);
+        // Far exponents are decided before any string of that length is built.
+        assert_eq!(cents("1e999999999999"), None);
+        assert_eq!(cents("1e-999999999999"), None);
         assert_eq!(cents("1000000"), Some(100_000_000));
         assert_eq!(cents("1000000.01"), None);
         assert_eq!(cents("1.005"), None);

@@ -255,6 +255,9 @@ mod tests {
             ("1000000.000000000000000000", MAX_PRICE_CENTS),
             ("100000000e-2", MAX_PRICE_CENTS),
             ("1.00000000000000000000e0", 100),
+            ("0.10", 10),
+            ("0.0000000001e12", 10_000),
+            ("0.000012345e9", 1_234_500),
         ] {
             assert_eq!(Cents::from_decimal(text), Ok(Cents(u128::from(cents))), "{text}");
         }
@@ -281,6 +284,18 @@ mod tests {
         ] {
             assert!(matches!(Cents::from_decimal(text), Err(PriceError::NotANumber(_))), "{text:?}");
         }
+    }
+
+    #[test]
+    fn price_errors_say_which_price() {
+        assert_eq!(
+            Cents::from_decimal("1.005").unwrap_err().to_string(),
+            "price 1.005 has more than two decimals; prices are whole cents such as 9.99"
+        );
+        assert_eq!(
+            Cents::from_decimal("-2").unwrap_err().to_string(),
+            "price -2 is negative; prices are at least 0.00"
+        );
     }
 
     #[test]

@@ -159,6 +159,8 @@ fn lines_are_read_with_a_bound_and_reading_stops_at_the_first_broken_limit() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("more than 64 phases; use at most 64 at column 948"), "{error}");
+    let error = parse(&Cart, "{\"schedule\":{\"partitions\":1,\"phases\":{}}}\n").unwrap_err().to_string();
+    assert!(error.contains("expected a list of at most 64 phases"), "{error}");
 }
 
 /// `replay` under a 256 MiB address-space limit: reading whole what the
