@@ -54,3 +54,47 @@ fn no_late_group_without_a_late_join() {
     let execution = execute(&Production(Cart), &history, &schedule, &mut log).unwrap();
     assert!(execution.late.is_none());
 }
+
+#[test]
+fn progress_names_every_stage_in_order() {
+    use event_sourced_cart::verify::{Stage, execute_with_progress};
+    let history: Vec<_> = canonical_events().iter().take(4).map(encode).collect();
+    let phases = vec![Phase { produce: 1, ..Phase::default() }, Phase { produce: 2, ..Phase::default() }];
+    let schedule = Schedule::new(2, phases, None).unwrap();
+    let (_dir, mut log) = scratch_log(2);
+    let mut stages = Vec::new();
+    execute_with_progress(&Production(Cart), &history, &schedule, &mut log, &mut |stage| stages.push(stage)).unwrap();
+    assert_eq!(
+        stages,
+        vec![
+            Stage::Produced { records: 1, of: 4 },
+            Stage::Polling { index: 0, of: 3 },
+            Stage::Produced { records: 3, of: 4 },
+            Stage::Polling { index: 1, of: 3 },
+            Stage::Produced { records: 4, of: 4 },
+            Stage::Polling { index: 2, of: 3 },
+            Stage::FullReplay,
+            Stage::Model,
+        ]
+    );
+}
+
+/// A log that invents a record (a position nothing was produced at) and
+/// delivers it twice: per-key ordering reports it applied twice.
+#[test]
+fn an_invented_record_applied_twice_is_reported() {
+    use event_sourced_cart::record::Position;
+    use event_sourced_cart::verify::check::check_per_key_ordering;
+    use event_sourced_cart::verify::{Violation, execute};
+    let history: Vec<_> = canonical_events().iter().take(2).map(encode).collect();
+    let (_dir, mut log) = scratch_log(1);
+    let mut execution =
+        execute(&Production(Cart), &history, &Schedule::new(1, vec![], None).unwrap(), &mut log).unwrap();
+    let invented = Position { partition: 0, offset: 99 };
+    let report = &mut execution.incremental[0].phases[0].committed;
+    report.applied.extend([invented, invented]);
+    match check_per_key_ordering(&execution) {
+        Err(Violation::AppliedTwice { position, count: 2, .. }) => assert_eq!(position, invented),
+        other => panic!("expected the invented record applied twice, got {other:?}"),
+    }
+}
