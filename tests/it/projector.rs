@@ -108,3 +108,16 @@ fn a_follower_catches_up_appends_refuses_a_second_projector_and_stops_on_sigterm
     let views = String::from_utf8(cart(&["views", "--data-dir", log]).stdout).unwrap();
     assert!(views.contains("Total revenue: $342.68"), "{views}");
 }
+
+#[test]
+fn a_missing_log_or_store_is_named_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().to_str().unwrap();
+    let out = cart(&["project", "--data-dir", empty]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("holds no log; append events to it first"), "{}", text(&out));
+    let out = cart(&["views", "--data-dir", empty, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["error"].as_str().unwrap().contains("there is no view store"), "{json}");
+}
