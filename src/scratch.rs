@@ -108,3 +108,18 @@ pub fn remove_scratch_logs_on_signals() -> std::io::Result<()> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_dir_is_listed_while_it_lives_and_removed_after() {
+        let scratch = ScratchDir::new().expect("a scratch directory");
+        let path = scratch.path().to_path_buf();
+        assert!(live().contains(&path));
+        drop(scratch);
+        assert!(!live().contains(&path), "no longer listed");
+        assert!(!path.exists(), "removed");
+    }
+}

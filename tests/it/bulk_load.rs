@@ -171,3 +171,17 @@ fn append_batch_and_append_equal_merkqls_send_through_mixed_appends_and_reopens(
         assert_eq!(read_back(&batched, "check"), read_back(&sent, "check"), "{partitions} partitions");
     }
 }
+
+/// `PerRecord` is the same log, appended to one record at a time.
+#[test]
+fn per_record_is_the_same_log() {
+    use event_sourced_cart::log::PerRecord;
+    let (_dir, log) = new_log(3);
+    let records = records();
+    log.append_batch(&borrowed(&records).collect::<Vec<_>>()).expect("append");
+    let per_record = PerRecord(log);
+    assert_eq!(per_record.topic(), TOPIC);
+    assert_eq!(per_record.partitions(), 3);
+    assert_eq!(per_record.end_offsets().expect("ends"), per_record.0.end_offsets().expect("ends"));
+    assert_eq!(per_record.end_offsets().expect("ends").iter().sum::<u64>(), records.len() as u64);
+}

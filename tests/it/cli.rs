@@ -40,7 +40,9 @@ fn main_job_refuses_a_data_dir_that_holds_a_log() {
     assert!(dir.path().join(".merkql").is_dir(), "the log is kept for inspection");
     let again = cart(&["--data-dir", path]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a log"));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already holds a log"), "{stderr}");
+    assert!(!stderr.contains("partial"), "a finished run's log is not said to be partial: {stderr}");
 }
 
 #[test]
