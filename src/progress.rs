@@ -58,3 +58,23 @@ impl Drop for ReplayProgress {
         self.bar.finish_and_clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stage_is_shown_and_the_bar_is_cleared_at_the_end() {
+        let progress = ReplayProgress::reading("f.jsonl");
+        assert_eq!(progress.bar.message(), "reading f.jsonl");
+        progress.stage(Stage::Produced { records: 3, of: 10 });
+        assert_eq!((progress.bar.position(), progress.bar.length()), (3, Some(10)));
+        progress.stage(Stage::Polling { index: 0, of: 2 });
+        assert_eq!(progress.bar.message(), "polling: phase 1 of 2");
+        progress.stage(Stage::FullReplay);
+        assert_eq!(progress.bar.message(), "full replay");
+        let bar = progress.bar.clone();
+        drop(progress);
+        assert!(bar.is_finished(), "dropping the display clears the bar");
+    }
+}

@@ -203,3 +203,27 @@ proptest! {
         no_forged_lines(&history, &schedule, &text, &plain_text).map_err(TestCaseError::fail)?;
     }
 }
+
+#[test]
+fn violations_are_reported_one_line_each_and_escaped() {
+    use event_sourced_cart::record::Position;
+    use event_sourced_cart::verify::Violation;
+    let history = vec![encode(&DomainEvent::Checkout { cart_id: "c".into() })];
+    let file = ReplayFile { history, lines: vec![1], schedule: None };
+    let schedule = Schedule::new(1, vec![], None).unwrap();
+    let (_dir, mut log) = scratch_log(1);
+    let mut verdict = replay::run(&Production(Cart), &file, &schedule, &mut log).expect("the log works");
+    let position = Position { partition: 0, offset: 0 };
+    verdict.violations.push(Violation::AppliedTwice { group: "g".into(), position, count: 2 });
+    verdict.violations.push(Violation::AppliedTwice { group: "h\u{1b}[2J".into(), position, count: 3 });
+    let text = text_report(&file, &schedule, &verdict);
+    let violations: Vec<&str> = text.lines().filter(|l| l.starts_with("VIOLATION: ")).collect();
+    assert_eq!(
+        violations,
+        [
+            "VIOLATION: per-key ordering: group g applied the record at Position { partition: 0, offset: 0 } 2 times",
+            "VIOLATION: \"per-key ordering: group h\\u{1b}[2J applied the record at Position { partition: 0, offset: 0 } 3 times\"",
+        ],
+        "{text}"
+    );
+}

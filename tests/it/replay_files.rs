@@ -186,3 +186,12 @@ fn endless_and_huge_files_are_refused_in_bounded_memory() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: the line is longer than"));
 }
+
+#[test]
+fn an_endless_line_is_read_no_further_than_the_bound() {
+    use event_sourced_cart::verify::replay_file::{MAX_LINE_BYTES, read};
+    let mut input = std::io::Cursor::new(vec![b'x'; 3 * MAX_LINE_BYTES]);
+    let error = read(&Cart, &mut input).unwrap_err();
+    assert_eq!(error.line, 1, "{error}");
+    assert_eq!(input.position(), MAX_LINE_BYTES as u64 + 2, "bytes taken from the reader");
+}
