@@ -94,14 +94,19 @@ impl MerkqlLog {
         })?;
         let broker = open_broker(dir, partitions)?;
         broker.create_topic(topic, partitions).map_err(|e| broker_error("create the topic", dir, e))?;
-        Ok(MerkqlLog {
+        Ok(MerkqlLog::opened(dir, topic, partitions, broker, lock))
+    }
+
+    /// A log over a broker just opened or created, holding the directory's lock.
+    fn opened(dir: &Path, topic: &str, partitions: u32, broker: BrokerRef, lock: std::fs::File) -> MerkqlLog {
+        MerkqlLog {
             dir: dir.to_path_buf(),
             topic: topic.to_string(),
             partitions,
             broker,
             keyless_sent: Default::default(),
             _lock: lock,
-        })
+        }
     }
 
     /// Says the run that created this log finished writing it: the next
@@ -127,14 +132,7 @@ impl MerkqlLog {
         }
         let lock = lock(dir)?;
         let (broker, partitions) = open_existing(dir, topic)?;
-        Ok(MerkqlLog {
-            dir: dir.to_path_buf(),
-            topic: topic.to_string(),
-            partitions,
-            broker,
-            keyless_sent: Default::default(),
-            _lock: lock,
-        })
+        Ok(MerkqlLog::opened(dir, topic, partitions, broker, lock))
     }
 
     pub fn dir(&self) -> &Path {
