@@ -305,8 +305,12 @@ fn exit_for(error: &LogError) -> Exit {
         | LogError::Missing { .. }
         | LogError::BadPartitionCount(_)
         | LogError::BadTopic(_)
-        | LogError::BadGroupId(_) => Exit::BadInput,
-        LogError::ConsumersStillOpen(_) | LogError::CommitAfterFailedPoll | LogError::Backend { .. } => Exit::LogFailed,
+        | LogError::BadGroupId(_)
+        | LogError::FaultUnsupported(_) => Exit::BadInput,
+        LogError::ConsumersStillOpen(_)
+        | LogError::CommitAfterFailedPoll
+        | LogError::Backend { .. }
+        | LogError::Damaged { .. } => Exit::LogFailed,
     }
 }
 

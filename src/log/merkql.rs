@@ -9,14 +9,24 @@
 //!   [`Log::reopen`] refuses while a consumer still holds the broker.
 //! - Group ids and topics become directory names: so they are validated.
 //! - `auto_commit` commits on `Drop`: consumers are always made with it off.
+//! - `poll` returns a record whose payload was damaged as is, and leaves out
+//!   records whose objects are missing or that retention evicted, without
+//!   an error: so every poll is *verified* ([`MerkqlLog::verified_reads`]):
+//!   each record is hashed again and compared with the content hash its
+//!   offset index entry holds (the leaf merkql's merkle tree is built
+//!   from), and each partition's records must run without a hole from
+//!   where the consumer started to the end the partition had before the
+//!   poll. A failed check is [`LogError::Damaged`] and poisons the consumer.
 
-use super::{GroupConsumer, Log, LogError, MAX_GROUP_ID_BYTES, MAX_PARTITIONS, is_safe_name};
+use super::{Fault, GroupConsumer, Log, LogError, MAX_GROUP_ID_BYTES, MAX_PARTITIONS, is_safe_name};
 use crate::record::{LogRecord, Position};
 use merkql::broker::{Broker, BrokerConfig, BrokerRef};
 use merkql::consumer::{Consumer, ConsumerConfig, OffsetReset};
+use merkql::group::TopicPartition;
 use merkql::record::ProducerRecord;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Longest accepted topic name, in bytes (Kafka's limit).
@@ -47,6 +57,12 @@ pub struct MerkqlLog {
     /// them. merkql's own counter is never used: keyless records are
     /// appended in batches, which `send` cannot do.
     pub(super) keyless_sent: std::sync::atomic::AtomicU32,
+    /// Whether polls are verified (see the module doc); on unless a test
+    /// shows what merkql alone returns.
+    verified_reads: bool,
+    /// Set by an injected [`Fault::PollError`]: the next poll of any
+    /// consumer fails, after merkql has advanced its positions.
+    pub(super) poll_fault: Arc<AtomicBool>,
     /// Held (locked) for as long as the log is open, reopens included.
     _lock: std::fs::File,
 }
@@ -105,8 +121,28 @@ impl MerkqlLog {
             partitions,
             broker,
             keyless_sent: Default::default(),
+            verified_reads: true,
+            poll_fault: Default::default(),
             _lock: lock,
         }
+    }
+
+    /// Turns poll verification off (`false`) or on: off, consumers return
+    /// what merkql's `poll` returns, damaged or incomplete. For showing
+    /// what a projection reading merkql directly would get; never for
+    /// production.
+    pub fn set_verified_reads(&mut self, verified: bool) {
+        self.verified_reads = verified;
+    }
+
+    /// Whether polls are verified (the default).
+    pub fn verified_reads(&self) -> bool {
+        self.verified_reads
+    }
+
+    /// The directory of one of the topic's partitions.
+    pub(super) fn partition_dir(&self, partition: u32) -> PathBuf {
+        partition_dir(&self.dir, &self.topic, partition)
     }
 
     /// Says the run that created this log finished writing it: the next
@@ -206,7 +242,42 @@ impl Log for MerkqlLog {
             ConsumerConfig { group_id: group_id.to_string(), auto_commit: false, offset_reset: OffsetReset::Earliest },
         );
         consumer.subscribe(&[self.topic.as_str()]).map_err(|e| self.error("subscribe", e))?;
-        Ok(Box::new(MerkqlConsumer { inner: consumer, dir: self.dir.clone(), poisoned: false }))
+        // Where merkql starts each partition: the group's commit, else the
+        // earliest offset, read from the same broker state `subscribe` read.
+        let group = self.broker.group(group_id);
+        let starts = (0..self.partitions)
+            .map(|partition| {
+                let tp = TopicPartition { topic: self.topic.clone(), partition };
+                group.as_ref().and_then(|g| g.lock().ok().and_then(|g| g.committed_offset(&tp))).unwrap_or(0)
+            })
+            .collect();
+        Ok(Box::new(MerkqlConsumer {
+            inner: consumer,
+            dir: self.dir.clone(),
+            poisoned: false,
+            verified: self.verified_reads.then(|| Verifier {
+                broker: Arc::downgrade(&self.broker),
+                topic: self.topic.clone(),
+                dir: self.dir.clone(),
+                next: starts,
+            }),
+            poll_fault: Arc::clone(&self.poll_fault),
+        }))
+    }
+
+    fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
+        let Some(partition) = self.broker.topic(&self.topic).and_then(|t| t.partition(position.partition)) else {
+            return Ok(None);
+        };
+        let guard = partition.read().map_err(|_| {
+            self.error("read a partition", anyhow::anyhow!("partition {}'s lock is poisoned", position.partition))
+        })?;
+        let record = guard.read(position.offset).map_err(|e| self.error("read a record", e))?;
+        Ok(record.map(log_record))
+    }
+
+    fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        self.inject_fault(fault)
     }
 
     fn reopen(&mut self) -> Result<(), LogError> {
@@ -233,31 +304,172 @@ impl Log for MerkqlLog {
     }
 }
 
+fn log_record(r: merkql::record::Record) -> LogRecord {
+    LogRecord { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value: r.value }
+}
+
+/// The directory merkql keeps a partition in.
+pub(super) fn partition_dir(dir: &Path, topic: &str, partition: u32) -> PathBuf {
+    dir.join(".merkql").join("topics").join(topic).join("partitions").join(partition.to_string())
+}
+
 /// One merkql consumer of one group on the topic.
 struct MerkqlConsumer {
     inner: Consumer,
     dir: PathBuf,
     poisoned: bool,
+    /// `None` when the log's reads are not verified.
+    verified: Option<Verifier>,
+    poll_fault: Arc<AtomicBool>,
+}
+
+/// Checks each poll against the partitions' offset indexes.
+struct Verifier {
+    /// Weak, so that only the merkql consumer counts as holding the broker
+    /// ([`Log::reopen`] counts holders).
+    broker: std::sync::Weak<Broker>,
+    topic: String,
+    dir: PathBuf,
+    /// The next offset this consumer must receive, by partition id.
+    next: Vec<u64>,
+}
+
+/// Bytes of one entry of merkql's offset index: a CRC-32 of the hash, then
+/// the record's SHA-256 content hash.
+pub(super) const INDEX_ENTRY_BYTES: u64 = 36;
+
+impl Verifier {
+    /// Each partition's end before a poll: the poll must reach at least it.
+    fn ends(&self) -> Vec<u64> {
+        let topic = self.broker.upgrade().and_then(|b| b.topic(&self.topic));
+        (0..self.next.len() as u32)
+            .map(|id| {
+                let partition = topic.as_ref().and_then(|t| t.partition(id));
+                partition.and_then(|p| p.read().ok().map(|p| p.next_offset())).unwrap_or(0)
+            })
+            .collect()
+    }
+
+    fn min_valid_offset(&self, partition: u32) -> u64 {
+        let topic = self.broker.upgrade().and_then(|b| b.topic(&self.topic));
+        let partition = topic.as_ref().and_then(|t| t.partition(partition));
+        partition.and_then(|p| p.read().ok().map(|p| p.min_valid_offset())).unwrap_or(0)
+    }
+
+    /// Checks one poll's records, in poll order; `ends` is [`Verifier::ends`]
+    /// from before the poll.
+    fn check(&mut self, records: &[merkql::record::Record], ends: &[u64]) -> Result<(), LogError> {
+        let mut next = self.next.clone();
+        for block in records.chunk_by(|a, b| a.partition == b.partition) {
+            let partition = block[0].partition;
+            let Some(expected) = next.get_mut(partition as usize) else {
+                return Err(damaged(
+                    "poll-skip",
+                    partition,
+                    block[0].offset,
+                    "a partition the topic does not have".into(),
+                ));
+            };
+            for record in block {
+                if record.offset != *expected {
+                    return Err(self.skip_or_reorder(partition, *expected, record.offset));
+                }
+                *expected += 1;
+            }
+            self.check_hashes(block)?;
+        }
+        for (partition, (&reached, &end)) in next.iter().zip(ends).enumerate() {
+            if reached < end {
+                return Err(self.skip_or_reorder(partition as u32, reached, end));
+            }
+        }
+        self.next = next;
+        Ok(())
+    }
+
+    fn skip_or_reorder(&self, partition: u32, expected: u64, got: u64) -> LogError {
+        if got < expected {
+            return damaged(
+                "nonmonotonic-poll",
+                partition,
+                got,
+                format!("the poll returned offset {got} after offset {}", expected - 1),
+            );
+        }
+        let min_valid = self.min_valid_offset(partition);
+        let cause = if min_valid > expected {
+            format!("retention evicted them (the partition keeps offsets from {min_valid})")
+        } else {
+            "their objects are missing from the partition's pack file".to_string()
+        };
+        damaged(
+            "poll-skip",
+            partition,
+            expected,
+            format!("the poll left out offsets {expected}..{got}, which the group never received: {cause}"),
+        )
+    }
+
+    /// Every record's content hash against its offset index entry.
+    fn check_hashes(&self, block: &[merkql::record::Record]) -> Result<(), LogError> {
+        let partition = block[0].partition;
+        let first = block[0].offset;
+        let path = partition_dir(&self.dir, &self.topic, partition).join("offsets.idx");
+        let entries = read_index_entries(&path, first, block.len() as u64).map_err(|e| LogError::Backend {
+            action: "read the offset index",
+            place: crate::text::path(&path),
+            message: e.to_string(),
+        })?;
+        for (record, entry) in block.iter().zip(entries.chunks_exact(INDEX_ENTRY_BYTES as usize)) {
+            if record.hash().0[..] != entry[4..] {
+                return Err(damaged(
+                    "inconsistent-offsets",
+                    partition,
+                    record.offset,
+                    "the record read differs from the one written there (its content hash is not the one its offset index entry, the merkle leaf, holds): its bytes were damaged on disk".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `count` entries of an offset index from entry `first`.
+pub(super) fn read_index_entries(path: &Path, first: u64, count: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(first * INDEX_ENTRY_BYTES))?;
+    let mut entries = vec![0; (count * INDEX_ENTRY_BYTES) as usize];
+    file.read_exact(&mut entries)?;
+    Ok(entries)
+}
+
+fn damaged(anomaly: &'static str, partition: u32, offset: u64, detail: String) -> LogError {
+    LogError::Damaged { anomaly, partition, offset, detail }
 }
 
 impl GroupConsumer for MerkqlConsumer {
     fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
-        match self.inner.poll(POLL_TIMEOUT) {
-            Ok(records) => Ok(records
-                .into_iter()
-                .map(|r| LogRecord {
-                    topic: r.topic,
-                    partition: r.partition,
-                    offset: r.offset,
-                    key: r.key,
-                    value: r.value,
-                })
-                .collect()),
-            Err(e) => {
-                self.poisoned = true;
-                Err(broker_error("poll", &self.dir, e))
-            }
+        let ends = self.verified.as_ref().map(Verifier::ends);
+        let records = self.inner.poll(POLL_TIMEOUT).map_err(|e| {
+            self.poisoned = true;
+            broker_error("poll", &self.dir, e)
+        })?;
+        if self.poll_fault.swap(false, Ordering::SeqCst) {
+            self.poisoned = true;
+            return Err(LogError::Backend {
+                action: "poll",
+                place: crate::text::path(&self.dir),
+                message: "an injected read error, after merkql had advanced the consumer's positions".into(),
+            });
         }
+        if let (Some(verifier), Some(ends)) = (self.verified.as_mut(), ends)
+            && let Err(damage) = verifier.check(&records, &ends)
+        {
+            self.poisoned = true;
+            return Err(damage);
+        }
+        Ok(records.into_iter().map(log_record).collect())
     }
 
     fn commit(&mut self) -> Result<(), LogError> {

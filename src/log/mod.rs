@@ -13,8 +13,11 @@
 //! merkql, a bootstrap address for Kafka), so it is not part of the trait.
 
 pub mod bulk;
+pub mod fault;
 pub mod merkql;
+mod merkql_faults;
 
+pub use self::fault::Fault;
 pub use self::merkql::MerkqlLog;
 
 use crate::record::{LogRecord, Position};
@@ -57,6 +60,19 @@ pub trait Log {
     /// Drops the broker and opens the log again, as a restarted process
     /// would. Every consumer must have been released first.
     fn reopen(&mut self) -> Result<(), LogError>;
+
+    /// The record the log holds at `position`, as a poll would return it,
+    /// or `None` if it holds none there (past the end, evicted). A durable
+    /// runner reads its last applied record back with it, to notice a log
+    /// that was rewritten under its checkpoint.
+    fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError>;
+
+    /// Applies `fault` ([`Fault`]) and says in one line what it did. Every
+    /// consumer must have been released first. A log that cannot have
+    /// faults injected says so.
+    fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        Err(LogError::FaultUnsupported(fault.name()))
+    }
 }
 
 /// A log whose batches are appended one record at a time through its own
@@ -84,6 +100,12 @@ impl<L: Log> Log for PerRecord<L> {
     }
     fn reopen(&mut self) -> Result<(), LogError> {
         self.0.reopen()
+    }
+    fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
+        self.0.record_at(position)
+    }
+    fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        self.0.inject(fault)
     }
 }
 
@@ -129,6 +151,12 @@ pub enum LogError {
     CommitAfterFailedPoll,
     #[error("the log failed to {action} in {place}: {message}")]
     Backend { action: &'static str, place: String, message: String },
+    #[error("this log cannot have the fault {0} injected; run fault schedules on a merkql log")]
+    FaultUnsupported(&'static str),
+    #[error(
+        "{anomaly}: partition {partition}, offset {offset}: {detail}. The log is damaged; nothing from this poll was applied. Restore the log directory from a backup, or rebuild the views from a log that holds every record"
+    )]
+    Damaged { anomaly: &'static str, partition: u32, offset: u64, detail: String },
 }
 
 /// Whether `name` is usable as a group id or topic: it becomes a directory

@@ -160,6 +160,12 @@ impl Log for LosesOffset {
     fn reopen(&mut self) -> Result<(), event_sourced_cart::log::LogError> {
         self.log.reopen()
     }
+    fn record_at(
+        &self,
+        position: event_sourced_cart::record::Position,
+    ) -> Result<Option<event_sourced_cart::record::LogRecord>, event_sourced_cart::log::LogError> {
+        self.log.record_at(position)
+    }
 }
 
 #[test]

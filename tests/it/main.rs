@@ -14,6 +14,7 @@ mod decoder;
 mod durable;
 mod executor;
 mod hostile_text;
+mod merkql_anomalies;
 mod other_domain;
 mod projector;
 mod properties;

@@ -113,6 +113,12 @@ impl event_sourced_cart::log::Log for CountingLog<'_> {
     fn reopen(&mut self) -> Result<(), LogError> {
         self.inner.reopen()
     }
+    fn record_at(
+        &self,
+        position: event_sourced_cart::record::Position,
+    ) -> Result<Option<event_sourced_cart::record::LogRecord>, LogError> {
+        self.inner.record_at(position)
+    }
 }
 
 #[test]

@@ -1,0 +1,164 @@
+//! merkql 0.2's silent failure modes, each reproduced on a real log with an
+//! injected [`Fault`], and what the verified log makes of it. Tests named
+//! `merkql_0_2_*` pin merkql's own behaviour (with verification off): a
+//! merkql release that changes it turns them red, and `KNOWN-ANOMALIES.md`
+//! must then be updated.
+
+use crate::support::scratch_log;
+use event_sourced_cart::log::{Fault, Log, LogError, MerkqlLog};
+use event_sourced_cart::record::{LogRecord, Position};
+
+/// Appends `values` under key `k` (all in one partition of a 1-partition log).
+fn log_with(values: &[&str]) -> (tempfile::TempDir, MerkqlLog) {
+    let (dir, log) = scratch_log(1);
+    for value in values {
+        log.append(Some("k"), value).unwrap();
+    }
+    (dir, log)
+}
+
+fn offsets(records: &[LogRecord]) -> Vec<u64> {
+    records.iter().map(|r| r.offset).collect()
+}
+
+/// Polls and commits once with a fresh consumer of `group`.
+fn poll_and_commit(log: &MerkqlLog, group: &str) -> Result<Vec<LogRecord>, LogError> {
+    let mut consumer = log.consumer(group)?;
+    let records = consumer.poll()?;
+    consumer.commit()?;
+    consumer.close()?;
+    Ok(records)
+}
+
+const VALUES: [&str; 4] = ["v0-1", "v1-2", "v2-3", "v3-4"];
+
+#[test]
+fn merkql_0_2_forgets_commits_when_offsets_bin_is_corrupt_or_deleted() {
+    for fault in [Fault::CorruptGroupOffsets, Fault::DeleteGroupOffsets] {
+        let (_dir, mut log) = log_with(&VALUES);
+        assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3]);
+        log.inject(&fault).unwrap();
+        // Redelivered from the earliest offset, no error: a projection
+        // that trusts the log applies everything twice.
+        assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3], "{fault:?}");
+    }
+}
+
+#[test]
+fn merkql_0_2_retention_lets_a_lagging_group_jump_over_evicted_offsets() {
+    let (_dir, mut log) = log_with(&VALUES);
+    assert_eq!(offsets(&poll_and_commit(&log, "ahead").unwrap()), [0, 1, 2, 3]);
+    log.inject(&Fault::Retention { partition: 0, evict: 2 }).unwrap();
+    log.set_verified_reads(false);
+    assert_eq!(offsets(&poll_and_commit(&log, "lagging").unwrap()), [2, 3], "offsets 0 and 1 silently skipped");
+    log.set_verified_reads(true);
+    let error = poll_and_commit(&log, "lagging-verified").unwrap_err();
+    assert!(matches!(error, LogError::Damaged { anomaly: "poll-skip", partition: 0, offset: 0, .. }), "{error}");
+    assert!(error.to_string().contains("retention evicted them"), "{error}");
+    assert!(poll_and_commit(&log, "ahead").unwrap().is_empty(), "a group past the evicted offsets is unaffected");
+}
+
+#[test]
+fn merkql_0_2_reuses_offsets_of_a_truncated_index_tail() {
+    let (_dir, mut log) = log_with(&VALUES);
+    assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3]);
+    log.inject(&Fault::TruncateIndexTail { partition: 0, records: 2 }).unwrap();
+    assert_eq!(log.end_offsets().unwrap(), [2]);
+    let position = log.append(Some("k"), "new-2").unwrap();
+    assert_eq!(position, Position { partition: 0, offset: 2 }, "offset 2 is given out again");
+    for _ in 0..2 {
+        log.append(Some("k"), "new").unwrap();
+    }
+    // The group committed up to 4: the two records at offsets 2 and 3 are
+    // never delivered to it, verified or not (the log is consistent; only
+    // the reader's checkpoint can tell).
+    assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [4]);
+    assert_eq!(log.record_at(Position { partition: 0, offset: 2 }).unwrap().unwrap().value, "new-2");
+}
+
+#[test]
+fn merkql_0_2_leaves_a_record_whose_object_is_missing_out_of_poll() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::MissingObject { partition: 0, offset: 1 }).unwrap();
+    log.set_verified_reads(false);
+    assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 2, 3], "offset 1 silently left out");
+    log.set_verified_reads(true);
+    let error = poll_and_commit(&log, "verified").unwrap_err();
+    assert!(matches!(error, LogError::Damaged { anomaly: "poll-skip", partition: 0, offset: 1, .. }), "{error}");
+    assert!(error.to_string().contains("objects are missing"), "{error}");
+}
+
+#[test]
+fn merkql_0_2_returns_a_flipped_payload_byte_as_is() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::FlipPayloadByte { partition: 0, offset: 2 }).unwrap();
+    log.set_verified_reads(false);
+    let records = poll_and_commit(&log, "g").unwrap();
+    assert_eq!(records[2].value, "v2-2", "the last digit changed, no error");
+    log.set_verified_reads(true);
+    let error = poll_and_commit(&log, "verified").unwrap_err();
+    assert!(
+        matches!(error, LogError::Damaged { anomaly: "inconsistent-offsets", partition: 0, offset: 2, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn merkql_0_2_a_failed_poll_has_advanced_the_positions() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::PollError).unwrap();
+    let mut consumer = log.consumer("g").unwrap();
+    assert!(consumer.poll().is_err());
+    // The adapter refuses the commit that would lose the records...
+    assert!(matches!(consumer.commit(), Err(LogError::CommitAfterFailedPoll)));
+    consumer.close().unwrap();
+    // ...so the next consumer gets them all.
+    assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3]);
+}
+
+#[test]
+fn merkql_0_2_auto_commit_commits_while_unwinding_from_a_panic() {
+    use merkql::broker::{Broker, BrokerConfig};
+    use merkql::consumer::{ConsumerConfig, OffsetReset};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    let producer = Broker::producer(&broker);
+    for value in VALUES {
+        producer.send(&merkql::record::ProducerRecord::new("t", Some("k".into()), value)).unwrap();
+    }
+    let config =
+        |auto_commit| ConsumerConfig { group_id: "g".into(), auto_commit, offset_reset: OffsetReset::Earliest };
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut consumer = Broker::consumer(&broker, config(true));
+        consumer.subscribe(&["t"]).unwrap();
+        let records = consumer.poll(std::time::Duration::ZERO).unwrap();
+        for record in records {
+            assert!(record.offset < 1, "a projection panics on offset {}", record.offset);
+        }
+    }));
+    assert!(applied.is_err());
+    let mut consumer = Broker::consumer(&broker, config(false));
+    consumer.subscribe(&["t"]).unwrap();
+    let after = consumer.poll(std::time::Duration::ZERO).unwrap();
+    assert!(after.is_empty(), "the panicking consumer's Drop committed all four, though only one was applied");
+}
+
+#[test]
+fn faults_on_an_empty_log_do_nothing_and_say_so() {
+    let (_dir, mut log) = scratch_log(2);
+    for fault in [Fault::MissingObject { partition: 3, offset: 9 }, Fault::FlipPayloadByte { partition: 0, offset: 0 }]
+    {
+        let done = log.inject(&fault).unwrap();
+        assert!(done.contains("nothing to damage"), "{done}");
+    }
+    assert!(log.inject(&Fault::Retention { partition: 1, evict: 5 }).unwrap().contains("keeps offsets from 0"));
+}
+
+#[test]
+fn faults_that_reopen_the_broker_wait_for_every_consumer() {
+    let (_dir, mut log) = log_with(&VALUES);
+    let consumer = log.consumer("g").unwrap();
+    assert!(matches!(log.inject(&Fault::DeleteGroupOffsets), Err(LogError::ConsumersStillOpen(1))));
+    consumer.close().unwrap();
+    log.inject(&Fault::DeleteGroupOffsets).unwrap();
+}
