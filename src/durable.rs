@@ -9,12 +9,20 @@
 //! offset: never apply past it); apply the rest; write the changed entries,
 //! the next offsets and the counters in one store transaction; then commit
 //! to merkql, as a hint of where to poll next. On first use the runner
-//! loads its projection and offsets from the store and refuses a log that
-//! ends below a stored offset (the log went backwards).
+//! loads its projection and offsets from the store. Before every poll it
+//! checks its checkpoint against the log: a log that ends below a stored
+//! offset went backwards, and a log whose record before a stored offset is
+//! not the one the checkpoint covers (its digest differs) was rewritten;
+//! either stops the runner, since applying on would silently skip records.
+//!
+//! A projection that panics in `apply` stops the phase: the panic is
+//! caught, nothing of the batch is stored or committed, the in-memory
+//! state is dropped and reloaded from the store by the next phase, and the
+//! phase fails with [`RunError::ProjectionPanicked`].
 
 use crate::domain::{AnyView, BoxedProjection, Domain, decode_record};
 use crate::log::{GroupConsumer, Log};
-use crate::record::LogRecord;
+use crate::record::{LogRecord, Position};
 use crate::runner::{CrashPoint, GroupRunner, PhaseOptions, PhaseReport, RunError};
 use crate::store::{Batch, ViewStore};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +39,11 @@ pub struct DurableRunner<D: Domain> {
     consumer: Option<Box<dyn GroupConsumer>>,
     /// The next offset to apply in each partition (absent: 0), as stored.
     next_offset: BTreeMap<u32, u64>,
+    /// The digest of the record before the next offset, by partition, as
+    /// stored (absent: none stored yet).
+    last_digest: BTreeMap<u32, String>,
+    /// The record being applied, for naming it if the projection panics.
+    applying: Option<Position>,
     /// Most records per store transaction (a poll is applied in chunks).
     batch_records: usize,
 }
@@ -47,6 +60,8 @@ impl<D: Domain> DurableRunner<D> {
             store: None,
             consumer: None,
             next_offset: BTreeMap::new(),
+            last_digest: BTreeMap::new(),
+            applying: None,
             batch_records: usize::MAX,
         }
     }
@@ -76,16 +91,79 @@ impl<D: Domain> DurableRunner<D> {
                 message: format!("the entry of key {}: {message}", crate::text::quoted(key)),
             })?;
         }
-        let ends = log.end_offsets()?;
-        for (&partition, &stored_next) in &stored.next_offsets {
+        self.next_offset = stored.next_offsets;
+        self.last_digest = stored.last_digests;
+        self.store = Some(store);
+        Ok(())
+    }
+
+    /// Stops on a log that no longer holds what the checkpoint covers:
+    /// a partition that ends below its next offset, or whose record before
+    /// it is not the one applied there. A record retention evicted cannot
+    /// be compared, and is not: what was applied from it is in the view.
+    fn check_checkpoint_against_log(&self, log: &dyn Log, ends: &[u64]) -> Result<(), RunError> {
+        for (&partition, &stored_next) in &self.next_offset {
             let log_end = ends.get(partition as usize).copied().unwrap_or(0);
             if log_end < stored_next {
                 return Err(RunError::LogWentBackwards { group: self.quoted_group(), partition, log_end, stored_next });
             }
+            let Some(stored) = self.last_digest.get(&partition) else { continue };
+            let Some(offset) = stored_next.checked_sub(1) else { continue };
+            if let Some(record) = log.record_at(Position { partition, offset })?
+                && record.digest() != *stored
+            {
+                return Err(RunError::LogRewritten {
+                    group: self.quoted_group(),
+                    partition,
+                    offset,
+                    stored: stored.clone(),
+                    found: record.digest(),
+                });
+            }
         }
-        self.next_offset = stored.next_offsets;
-        self.store = Some(store);
         Ok(())
+    }
+
+    /// After a panic in `apply`: the in-memory state may be half-applied,
+    /// so it is dropped with the store connection; the next phase reloads
+    /// a fresh projection from the store.
+    fn forget_in_memory_state(&mut self) {
+        let name = self.projection.group_id().to_string();
+        if let Some(fresh) = self.domain.projections().into_iter().find(|p| p.group_id() == name) {
+            self.projection = fresh;
+        }
+        self.store = None;
+        self.consumer = None;
+        self.next_offset.clear();
+        self.last_digest.clear();
+    }
+
+    /// [`DurableRunner::apply`], with a panic of the projection caught and
+    /// turned into [`RunError::ProjectionPanicked`].
+    fn apply_catching_panics(
+        &mut self,
+        records: &[LogRecord],
+        report: &mut PhaseReport<D::Rejection>,
+    ) -> Result<Batch, RunError> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(records, report))) {
+            Ok(applied) => applied,
+            Err(panic) => {
+                let position = self.applying.take().unwrap_or(Position { partition: 0, offset: 0 });
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                let group = self.quoted_group();
+                self.forget_in_memory_state();
+                Err(RunError::ProjectionPanicked {
+                    group,
+                    partition: position.partition,
+                    offset: position.offset,
+                    message: crate::text::quoted(&message),
+                })
+            }
+        }
     }
 
     fn quoted_group(&self) -> String {
@@ -106,8 +184,7 @@ impl<D: Domain> DurableRunner<D> {
     /// A poll reads each partition from the group's merkql offset to the
     /// end; when that offset is ahead of the store's next offset, the
     /// records in between would silently never be applied: stop instead.
-    fn check_delivered_from_the_store(&self, log: &dyn Log, records: &[LogRecord]) -> Result<(), RunError> {
-        let ends = log.end_offsets()?;
+    fn check_delivered_from_the_store(&self, ends: &[u64], records: &[LogRecord]) -> Result<(), RunError> {
         for (partition, &end) in ends.iter().enumerate() {
             let partition = partition as u32;
             let next = self.next_offset.get(&partition).copied().unwrap_or(0);
@@ -144,6 +221,7 @@ impl<D: Domain> DurableRunner<D> {
                     got: record.offset,
                 });
             }
+            self.applying = Some(record.position());
             match decode_record(&self.domain, record) {
                 Ok(event) => {
                     self.projection.apply(&event);
@@ -158,7 +236,11 @@ impl<D: Domain> DurableRunner<D> {
             }
             self.next_offset.insert(record.partition, record.offset + 1);
             batch.next_offsets.insert(record.partition, record.offset + 1);
+            let digest = record.digest();
+            self.last_digest.insert(record.partition, digest.clone());
+            batch.last_digests.insert(record.partition, digest);
         }
+        self.applying = None;
         batch.entries = changed
             .into_iter()
             .map(|key| {
@@ -177,6 +259,7 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
 
     fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError> {
         self.open(log)?;
+        self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
         let mut consumer = self.consumer(log, options.reuse_consumer)?;
         let records = consumer.poll()?;
         let mut report =
@@ -184,15 +267,16 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
         if options.crash == Some(CrashPoint::BeforeApply) {
             return Ok(report);
         }
-        self.check_delivered_from_the_store(log, &records)?;
+        self.check_delivered_from_the_store(&log.end_offsets()?, &records)?;
         for chunk in records.chunks(self.batch_records) {
-            let batch = self.apply(chunk, &mut report)?;
+            let batch = self.apply_catching_panics(chunk, &mut report)?;
             crate::crash::point("before-store-commit");
             if let Some(store) = self.store.as_mut() {
                 store.commit(&self.group_id, &batch)?;
             }
             crate::crash::point("after-store-commit");
         }
+        report.checkpoint = Some(self.next_offset.clone());
         // Dying here leaves the store ahead of merkql's offsets: the next
         // poll redelivers, and the stored offsets mark it as duplicates.
         if options.crash == Some(CrashPoint::BeforeCommit) {

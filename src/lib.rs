@@ -14,7 +14,8 @@
 //!   property checks, replay files, schedule generators.
 //!
 //! Around them:
-//! - [`record`]: a log record and its position;
+//! - [`record`]: a log record, its position and its digest;
+//! - [`anomaly`]: the named anomalies every layer reports with;
 //! - [`runner`]: one consumer group driving one projection;
 //! - [`durable`]: the same, its state and checkpoint in the view store;
 //! - [`cart`]: the cart domain (events, money, projections, model,
@@ -31,6 +32,7 @@
 //! `domain`; `verify` and `runner` never name the cart; `log` knows no
 //! domain.
 
+pub mod anomaly;
 pub mod cart;
 pub mod crash;
 pub mod domain;

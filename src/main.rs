@@ -310,6 +310,7 @@ fn exit_for(error: &LogError) -> Exit {
         LogError::ConsumersStillOpen(_)
         | LogError::CommitAfterFailedPoll
         | LogError::Backend { .. }
+        | LogError::PollFailed { .. }
         | LogError::Damaged { .. } => Exit::LogFailed,
     }
 }

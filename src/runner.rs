@@ -14,6 +14,7 @@
 //! deliberately broken runners from this runner with one step replaced
 //! ([`Steps`]); they cannot drift from it.
 
+use crate::anomaly::Kind;
 use crate::domain::{AnyView, BoxedProjection, Domain, Rejected, decode_record};
 use crate::log::{GroupConsumer, Log, LogError};
 use crate::record::{LogRecord, Position};
@@ -75,6 +76,11 @@ pub struct PhaseReport<R> {
     pub rejected: Vec<Rejected<R>>,
     /// Whether the phase committed (false when it crashed).
     pub committed: bool,
+    /// The runner's own checkpoint after the phase: the next offset to
+    /// apply by partition, for a runner that keeps one (the durable
+    /// runner's view store); `None` for a runner that relies on the log's
+    /// group offsets.
+    pub checkpoint: Option<BTreeMap<u32, u64>>,
 }
 
 impl<R> Default for PhaseReport<R> {
@@ -85,6 +91,7 @@ impl<R> Default for PhaseReport<R> {
             duplicates: Vec::new(),
             rejected: Vec::new(),
             committed: false,
+            checkpoint: None,
         }
     }
 }
@@ -123,6 +130,30 @@ pub enum RunError {
         "projection {0} keeps no state in the view store (its state_version is None); make it durable or run it in memory"
     )]
     NotDurable(String),
+    #[error(
+        "projection {group}: partition {partition} holds another record at offset {offset} (digest {found}) than the one the view store's checkpoint covers (digest {stored}): the log was rewritten under the checkpoint (a repaired index tail gives its offsets out again), and the records now at and after it were never applied. Use the log the store was built from, or delete the store to rebuild the views"
+    )]
+    LogRewritten { group: String, partition: u32, offset: u64, stored: String, found: String },
+    #[error(
+        "projection {group} panicked applying the record at partition {partition}, offset {offset}: {message}. Nothing of its batch was stored, and its state is reloaded from the view store before the next phase. Fix the projection (apply must not panic for any event) or remove the record's cause"
+    )]
+    ProjectionPanicked { group: String, partition: u32, offset: u64, message: String },
+}
+
+impl RunError {
+    /// The named anomaly ([`crate::anomaly`]) this error stops a
+    /// runner for, or `None` for a failure that is not about the history
+    /// (I/O, a bad store, a transient poll failure).
+    pub fn anomaly(&self) -> Option<Kind> {
+        match self {
+            RunError::Log(LogError::Damaged { anomaly, .. }) => Some(*anomaly),
+            RunError::Gap { .. } => Some(Kind::PollSkip),
+            RunError::OffsetsAhead { .. } => Some(Kind::SkippedApply),
+            RunError::LogWentBackwards { .. } | RunError::LogRewritten { .. } => Some(Kind::CheckpointAheadOfLog),
+            RunError::ProjectionPanicked { .. } => Some(Kind::ApplyPanic),
+            RunError::Log(_) | RunError::Store(_) | RunError::NotDurable(_) => None,
+        }
+    }
 }
 
 /// The interface the harness drives: one consumer group, one projection.

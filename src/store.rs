@@ -14,8 +14,12 @@
 //!   what identifies the log the store follows.
 //! - `projections(projection, state_version, applied, duplicates,
 //!   rejected)`: one row per projection (by group id) and its counters.
-//! - `checkpoints(projection, partition, next_offset)`: the next offset of
-//!   each partition the projection has not applied yet.
+//! - `checkpoints(projection, partition, next_offset, last_digest)`: the
+//!   next offset of each partition the projection has not applied yet, and
+//!   the digest ([`crate::record::digest`]) of the record before it, the
+//!   last one the checkpoint covers: read back from the log, it tells a
+//!   log rewritten under the checkpoint (schema version 2; a version 1
+//!   store gains the column, empty, when opened).
 //! - `entries(projection, key, state)`: the projection's state per entity
 //!   key (for carts, per cart id), as JSON.
 //! - `rejected(projection, partition, offset, reason)`: every record the
@@ -30,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 /// The store's own table layout. A store written by a newer layout is
 /// refused, never read wrongly.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Why the store cannot be used; each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,9 @@ pub enum StoreError {
 pub struct Stored {
     /// Next offset to apply, by partition (absent: 0).
     pub next_offsets: BTreeMap<u32, u64>,
+    /// Digest of the record before the next offset, by partition (absent:
+    /// none stored, in a store written before schema version 2).
+    pub last_digests: BTreeMap<u32, String>,
     /// State per entity key, as the projection wrote it (JSON text).
     pub entries: Vec<(String, String)>,
     pub applied: u64,
@@ -74,6 +81,9 @@ pub struct Batch {
     pub entries: Vec<(String, Option<String>)>,
     /// The next offsets after the batch, for the partitions it touched.
     pub next_offsets: BTreeMap<u32, u64>,
+    /// The digest of the last record of the batch in each partition it
+    /// touched (the record before its next offset).
+    pub last_digests: BTreeMap<u32, String>,
     pub applied: u64,
     pub duplicates: u64,
     /// Rejected records: partition, offset, reason.
@@ -111,7 +121,7 @@ impl ViewStore {
                  rejected INTEGER NOT NULL DEFAULT 0);
              CREATE TABLE IF NOT EXISTS checkpoints (
                  projection TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-                 PRIMARY KEY (projection, partition));
+                 last_digest TEXT, PRIMARY KEY (projection, partition));
              CREATE TABLE IF NOT EXISTS entries (
                  projection TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
                  PRIMARY KEY (projection, key));
@@ -138,6 +148,7 @@ impl ViewStore {
             }
             Some(found) if found.parse::<u32>().is_ok_and(|v| v <= SCHEMA_VERSION) => {
                 let (stored_topic, stored_partitions) = (meta("topic")?, meta("partitions")?);
+                migrate(&tx, &found).map_err(fail("upgrade its schema"))?;
                 if stored_topic.as_deref() != Some(topic) || stored_partitions != Some(partitions.to_string()) {
                     return Err(StoreError::OtherLog {
                         path: shown,
@@ -170,7 +181,7 @@ impl ViewStore {
         if !path.is_file() {
             return Err(StoreError::Missing { path: shown });
         }
-        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        let mut connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| StoreError::Sqlite { path: shown.clone(), action: "open", message: e.to_string() })?;
         let version: Option<String> = connection
             .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |row| row.get(0))
@@ -182,6 +193,14 @@ impl ViewStore {
             })?;
         match version {
             Some(v) if v.parse::<u32>().is_ok_and(|v| v <= SCHEMA_VERSION) => {
+                let upgrade = |e: rusqlite::Error| StoreError::Sqlite {
+                    path: shown.clone(),
+                    action: "upgrade its schema",
+                    message: e.to_string(),
+                };
+                let tx = connection.transaction().map_err(upgrade)?;
+                migrate(&tx, &v).map_err(upgrade)?;
+                tx.commit().map_err(upgrade)?;
                 Ok(ViewStore { connection, path: path.to_path_buf() })
             }
             Some(v) => Err(StoreError::NewerSchema { path: shown, found: crate::text::quoted(&v) }),
@@ -247,16 +266,21 @@ impl ViewStore {
         };
         let mut statement = self
             .connection
-            .prepare("SELECT partition, next_offset FROM checkpoints WHERE projection = ?1")
+            .prepare("SELECT partition, next_offset, last_digest FROM checkpoints WHERE projection = ?1")
             .map_err(self.sqlite("read checkpoints"))?;
         let rows = statement
-            .query_map([projection], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+            .query_map([projection], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, Option<String>>(2)?))
+            })
             .map_err(self.sqlite("read checkpoints"))?;
         for row in rows {
-            let (partition, next) = row.map_err(self.sqlite("read checkpoints"))?;
+            let (partition, next, digest) = row.map_err(self.sqlite("read checkpoints"))?;
             let partition = u32::try_from(partition).map_err(|_| bad(format!("partition {partition} is negative")))?;
             let next = u64::try_from(next).map_err(|_| bad(format!("next offset {next} is negative")))?;
             stored.next_offsets.insert(partition, next);
+            if let Some(digest) = digest {
+                stored.last_digests.insert(partition, digest);
+            }
         }
         let mut statement = self
             .connection
@@ -285,6 +309,18 @@ impl ViewStore {
     }
 }
 
+/// Brings a store of schema `found` (at most [`SCHEMA_VERSION`]) to the
+/// current schema: version 1 had no `checkpoints.last_digest`.
+fn migrate(tx: &Transaction<'_>, found: &str) -> rusqlite::Result<()> {
+    if found == "1" {
+        tx.execute_batch(
+            "ALTER TABLE checkpoints ADD COLUMN last_digest TEXT;
+             UPDATE store_meta SET value = '2' WHERE key = 'schema_version';",
+        )?;
+    }
+    Ok(())
+}
+
 fn write_batch(tx: &Transaction<'_>, projection: &str, batch: &Batch) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
         "INSERT INTO entries (projection, key, state) VALUES (?1, ?2, ?3)
@@ -298,11 +334,13 @@ fn write_batch(tx: &Transaction<'_>, projection: &str, batch: &Batch) -> rusqlit
         };
     }
     let mut checkpoint = tx.prepare_cached(
-        "INSERT INTO checkpoints (projection, partition, next_offset) VALUES (?1, ?2, ?3)
-         ON CONFLICT (projection, partition) DO UPDATE SET next_offset = excluded.next_offset",
+        "INSERT INTO checkpoints (projection, partition, next_offset, last_digest) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (projection, partition) DO UPDATE
+         SET next_offset = excluded.next_offset, last_digest = excluded.last_digest",
     )?;
     for (partition, next) in &batch.next_offsets {
-        checkpoint.execute(params![projection, partition, i64::try_from(*next).unwrap_or(i64::MAX)])?;
+        let digest = batch.last_digests.get(partition);
+        checkpoint.execute(params![projection, partition, i64::try_from(*next).unwrap_or(i64::MAX), digest])?;
     }
     let mut rejected = tx.prepare_cached(
         "INSERT OR IGNORE INTO rejected (projection, partition, offset, reason) VALUES (?1, ?2, ?3, ?4)",

@@ -19,6 +19,7 @@
 //!   poll. A failed check is [`LogError::Damaged`] and poisons the consumer.
 
 use super::{Fault, GroupConsumer, Log, LogError, MAX_GROUP_ID_BYTES, MAX_PARTITIONS, is_safe_name};
+use crate::anomaly::Kind;
 use crate::record::{LogRecord, Position};
 use merkql::broker::{Broker, BrokerConfig, BrokerRef};
 use merkql::consumer::{Consumer, ConsumerConfig, OffsetReset};
@@ -364,7 +365,7 @@ impl Verifier {
             let partition = block[0].partition;
             let Some(expected) = next.get_mut(partition as usize) else {
                 return Err(damaged(
-                    "poll-skip",
+                    Kind::PollSkip,
                     partition,
                     block[0].offset,
                     "a partition the topic does not have".into(),
@@ -390,7 +391,7 @@ impl Verifier {
     fn skip_or_reorder(&self, partition: u32, expected: u64, got: u64) -> LogError {
         if got < expected {
             return damaged(
-                "nonmonotonic-poll",
+                Kind::NonmonotonicPoll,
                 partition,
                 got,
                 format!("the poll returned offset {got} after offset {}", expected - 1),
@@ -403,7 +404,7 @@ impl Verifier {
             "their objects are missing from the partition's pack file".to_string()
         };
         damaged(
-            "poll-skip",
+            Kind::PollSkip,
             partition,
             expected,
             format!("the poll left out offsets {expected}..{got}, which the group never received: {cause}"),
@@ -423,7 +424,7 @@ impl Verifier {
         for (record, entry) in block.iter().zip(entries.chunks_exact(INDEX_ENTRY_BYTES as usize)) {
             if record.hash().0[..] != entry[4..] {
                 return Err(damaged(
-                    "inconsistent-offsets",
+                    Kind::InconsistentOffsets,
                     partition,
                     record.offset,
                     "the record read differs from the one written there (its content hash is not the one its offset index entry, the merkle leaf, holds): its bytes were damaged on disk".into(),
@@ -444,7 +445,7 @@ pub(super) fn read_index_entries(path: &Path, first: u64, count: u64) -> std::io
     Ok(entries)
 }
 
-fn damaged(anomaly: &'static str, partition: u32, offset: u64, detail: String) -> LogError {
+fn damaged(anomaly: Kind, partition: u32, offset: u64, detail: String) -> LogError {
     LogError::Damaged { anomaly, partition, offset, detail }
 }
 
@@ -453,12 +454,11 @@ impl GroupConsumer for MerkqlConsumer {
         let ends = self.verified.as_ref().map(Verifier::ends);
         let records = self.inner.poll(POLL_TIMEOUT).map_err(|e| {
             self.poisoned = true;
-            broker_error("poll", &self.dir, e)
+            LogError::PollFailed { place: crate::text::path(&self.dir), message: format!("{e:#}") }
         })?;
         if self.poll_fault.swap(false, Ordering::SeqCst) {
             self.poisoned = true;
-            return Err(LogError::Backend {
-                action: "poll",
+            return Err(LogError::PollFailed {
                 place: crate::text::path(&self.dir),
                 message: "an injected read error, after merkql had advanced the consumer's positions".into(),
             });

@@ -151,12 +151,16 @@ pub enum LogError {
     CommitAfterFailedPoll,
     #[error("the log failed to {action} in {place}: {message}")]
     Backend { action: &'static str, place: String, message: String },
+    #[error(
+        "the poll failed in {place}: {message}; the consumer may have moved past records it did not return, so it must not commit: poll again with a new consumer"
+    )]
+    PollFailed { place: String, message: String },
     #[error("this log cannot have the fault {0} injected; run fault schedules on a merkql log")]
     FaultUnsupported(&'static str),
     #[error(
         "{anomaly}: partition {partition}, offset {offset}: {detail}. The log is damaged; nothing from this poll was applied. Restore the log directory from a backup, or rebuild the views from a log that holds every record"
     )]
-    Damaged { anomaly: &'static str, partition: u32, offset: u64, detail: String },
+    Damaged { anomaly: crate::anomaly::Kind, partition: u32, offset: u64, detail: String },
 }
 
 /// Whether `name` is usable as a group id or topic: it becomes a directory

@@ -88,6 +88,11 @@ pub struct PhaseTrace<R> {
     pub crashed: Option<PhaseReport<R>>,
     /// The poll that committed.
     pub committed: PhaseReport<R>,
+    /// Polls of this phase that failed ([`LogError::PollFailed`]) and were
+    /// retried with a new consumer.
+    pub failed_polls: usize,
+    /// Each partition's end offset when the phase began polling.
+    pub log_ends: Vec<u64>,
 }
 
 impl<R> PhaseTrace<R> {
@@ -107,6 +112,28 @@ pub struct Trace<R> {
     pub phases: Vec<PhaseTrace<R>>,
     pub view: AnyView,
     pub rejected: Vec<Rejected<R>>,
+    /// Why the group stopped, if it did: it ran no phase after that one,
+    /// and its view is the one it had before the phase.
+    pub stopped: Option<Stop>,
+}
+
+/// A runner stopped with a named anomaly ([`RunError::anomaly`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stop {
+    /// The phase it stopped in.
+    pub phase: usize,
+    /// The anomaly it stopped for.
+    pub anomaly: crate::anomaly::Kind,
+    /// The runner's error message.
+    pub message: String,
+}
+
+/// A fault a phase injected, and what the log says it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectedFault {
+    pub phase: usize,
+    pub fault: crate::log::Fault,
+    pub effect: String,
 }
 
 impl<R> Trace<R> {
@@ -135,6 +162,8 @@ pub struct Execution<D: Domain> {
     pub block_orders: Vec<BlockOrderFold>,
     /// The domain's reference model of `produced`.
     pub model: Model,
+    /// The faults injected, in order.
+    pub faults: Vec<InjectedFault>,
 }
 
 /// The views of one partition-block order of the full replay's poll.
@@ -217,22 +246,60 @@ struct Driven<S: System> {
     phases: Vec<PhaseTrace<<S::Domain as Domain>::Rejection>>,
     /// How many produced records the group's last commit covered.
     committed_upto: usize,
+    stopped: Option<Stop>,
 }
 
 impl<S: System> Driven<S> {
+    /// Runs one phase. A runner error naming an anomaly stops the group
+    /// (recorded, not returned); a failed poll is retried once with a new
+    /// consumer, as a service would; any other error ends the execution.
     fn run_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
+        if self.stopped.is_some() {
+            return Ok(());
+        }
+        match self.try_phase(log, index, phase, produced) {
+            Err(error) if let Some(anomaly) = error.anomaly() => {
+                self.stopped = Some(Stop { phase: index, anomaly, message: error.to_string() });
+                // The consumer may be mid-phase; a stopped group holds none.
+                self.runner.release_consumer()
+            }
+            other => other,
+        }
+    }
+
+    fn try_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
         let expected_new = produced[self.committed_upto..].iter().map(|(p, _)| *p).collect();
+        let log_ends = log.end_offsets()?;
+        let mut failed_polls = 0;
         let crashed = match phase.crash {
-            Some(point) => Some(
-                self.runner.phase(log, PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) })?,
-            ),
+            Some(point) => Some(self.retrying_a_failed_poll(
+                log,
+                PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) },
+                &mut failed_polls,
+            )?),
             None => None,
         };
         let options = PhaseOptions { reuse_consumer: phase.reuse_consumer && crashed.is_none(), crash: None };
-        let committed = self.runner.phase(log, options)?;
+        let committed = self.retrying_a_failed_poll(log, options, &mut failed_polls)?;
         self.committed_upto = produced.len();
-        self.phases.push(PhaseTrace { phase: index, expected_new, crashed, committed });
+        self.phases.push(PhaseTrace { phase: index, expected_new, crashed, committed, failed_polls, log_ends });
         Ok(())
+    }
+
+    fn retrying_a_failed_poll(
+        &mut self,
+        log: &dyn Log,
+        options: PhaseOptions,
+        failed_polls: &mut usize,
+    ) -> Result<PhaseReport<<S::Domain as Domain>::Rejection>, RunError> {
+        match self.runner.phase(log, options) {
+            Err(RunError::Log(LogError::PollFailed { .. })) => {
+                *failed_polls += 1;
+                self.runner.release_consumer()?;
+                self.runner.phase(log, PhaseOptions { reuse_consumer: false, ..options })
+            }
+            other => other,
+        }
     }
 
     fn finish(mut self) -> Result<Trace<<S::Domain as Domain>::Rejection>, RunError> {
@@ -245,6 +312,7 @@ impl<S: System> Driven<S> {
             phases: self.phases,
             view: self.runner.view(),
             rejected,
+            stopped: self.stopped,
         })
     }
 }
@@ -261,7 +329,7 @@ impl<S: System> DrivenGroups<S> {
                 .map(|projection| {
                     let name = projection.group_id().to_string();
                     let runner = system.runner(projection, &format!("{name}-{kind}"));
-                    Driven { runner, projection: name, phases: Vec::new(), committed_upto: 0 }
+                    Driven { runner, projection: name, phases: Vec::new(), committed_upto: 0, stopped: None }
                 })
                 .collect(),
         )
@@ -273,6 +341,11 @@ impl<S: System> DrivenGroups<S> {
 
     fn release(&mut self) -> Result<(), RunError> {
         self.0.iter_mut().try_for_each(|group| group.runner.release_consumer())
+    }
+
+    /// Releases every consumer of `groups`.
+    fn release_all(groups: [Option<&mut Self>; 2]) -> Result<(), RunError> {
+        groups.into_iter().flatten().try_for_each(Self::release)
     }
 
     /// A process restart: every runner is dropped with its in-memory state
@@ -377,6 +450,7 @@ pub fn execute_with_progress<S: System>(
     let mut produced: Vec<Produced> = Vec::with_capacity(history.len());
     let mut incremental = DrivenGroups::new(system, "incremental");
     let mut late: Option<DrivenGroups<S>> = None;
+    let mut faults = Vec::new();
 
     let final_phase = Phase { produce: usize::MAX, ..Phase::default() };
     let phases = schedule.phases().iter().chain(std::iter::once(&final_phase));
@@ -394,11 +468,15 @@ pub fn execute_with_progress<S: System>(
             progress(Stage::Produced { records: produced.len(), of: history.len() });
         }
         progress(Stage::Polling { index, of: phase_count });
-        if phase.reopen {
-            incremental.release()?;
-            if let Some(late) = late.as_mut() {
-                late.release()?;
+        if !phase.faults.is_empty() {
+            DrivenGroups::release_all([Some(&mut incremental), late.as_mut()])?;
+            for fault in &phase.faults {
+                let effect = log.inject(fault)?;
+                faults.push(InjectedFault { phase: index, fault: fault.clone(), effect });
             }
+        }
+        if phase.reopen {
+            DrivenGroups::release_all([Some(&mut incremental), late.as_mut()])?;
             log.reopen()?;
         }
         if phase.restart {
@@ -437,5 +515,6 @@ pub fn execute_with_progress<S: System>(
         full,
         block_orders,
         model,
+        faults,
     })
 }

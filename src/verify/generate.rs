@@ -42,6 +42,7 @@ pub fn commit_point() -> impl Strategy<Value = Phase> {
             reuse_consumer,
             crash,
             restart: false,
+            faults: Vec::new(),
         })
 }
 

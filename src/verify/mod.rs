@@ -17,7 +17,8 @@ pub mod schedule;
 
 pub use check::Violation;
 pub use execute::{
-    Durable, ExecuteError, Execution, Production, Stage, System, WithSteps, execute, execute_with_progress,
+    Durable, ExecuteError, Execution, InjectedFault, Production, Stage, Stop, System, WithSteps, execute,
+    execute_with_progress,
 };
 pub use generate::Case;
 pub use schedule::{Phase, Schedule, ScheduleError};

@@ -4,6 +4,8 @@
 //! place its bounds are checked, used by replay files (through serde),
 //! the CLI's `--split-at` and the generators alike.
 
+use crate::log::Fault;
+use crate::log::fault::MAX_FAULTS_PER_PHASE;
 use crate::runner::CrashPoint;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +41,11 @@ pub struct Phase {
     /// one starts empty, at merkql's committed offsets).
     #[serde(default, skip_serializing_if = "is_false")]
     pub restart: bool,
+    /// Faults injected into the log after this phase's records are
+    /// produced and before it polls, in order (see [`Fault`]). Every
+    /// consumer is released first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -56,6 +63,8 @@ pub enum ScheduleError {
     LateJoin { late_join: usize, phases: usize },
     #[error("split point {point} is past the end: the history has {records} records")]
     SplitPastEnd { point: usize, records: usize },
+    #[error("phase {phase} injects {faults} faults; use at most {MAX_FAULTS_PER_PHASE}")]
+    TooManyFaults { phase: usize, faults: usize },
 }
 
 /// How a history is run against the log.
@@ -132,7 +141,17 @@ impl Schedule {
         {
             return Err(ScheduleError::LateJoin { late_join: k, phases: phases.len() });
         }
+        if let Some((phase, p)) = phases.iter().enumerate().find(|(_, p)| p.faults.len() > MAX_FAULTS_PER_PHASE) {
+            return Err(ScheduleError::TooManyFaults { phase, faults: p.faults.len() });
+        }
         Ok(Schedule { partitions, phases, late_join })
+    }
+
+    /// Whether any phase injects a fault: the log's guarantees no longer
+    /// hold, so the log-level properties give way to the history checker
+    /// ([`super::check::under_faults`]).
+    pub fn has_faults(&self) -> bool {
+        self.phases.iter().any(|p| !p.faults.is_empty())
     }
 
     /// Plain split replay of `records` records: produce up to each point,
@@ -200,6 +219,13 @@ mod tests {
         let s = Schedule::new(256, vec![Phase::default(); MAX_PHASES], Some(MAX_PHASES)).unwrap();
         assert_eq!((s.partitions(), s.phases().len(), s.late_join()), (256, MAX_PHASES, Some(MAX_PHASES)));
         assert_eq!(Schedule::new(1, vec![], None).unwrap().late_join(), None);
+        let faulty = |n| Phase { faults: vec![Fault::PollError; n], ..Phase::default() };
+        assert!(Schedule::new(1, vec![faulty(MAX_FAULTS_PER_PHASE)], None).unwrap().has_faults());
+        assert!(!Schedule::new(1, vec![faulty(0)], None).unwrap().has_faults());
+        assert_eq!(
+            Schedule::new(1, vec![faulty(0), faulty(MAX_FAULTS_PER_PHASE + 1)], None),
+            Err(ScheduleError::TooManyFaults { phase: 1, faults: MAX_FAULTS_PER_PHASE + 1 })
+        );
         let error = serde_json::from_str::<Schedule>(r#"{"partitions":0}"#).unwrap_err();
         assert!(error.to_string().contains("partitions is 0; use 1 to 256"), "{error}");
         let error = serde_json::from_str::<Schedule>(r#"{"partitions":1,"late_join":2}"#).unwrap_err();

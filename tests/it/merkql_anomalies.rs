@@ -5,6 +5,7 @@
 //! must then be updated.
 
 use crate::support::scratch_log;
+use event_sourced_cart::anomaly::Kind;
 use event_sourced_cart::log::{Fault, Log, LogError, MerkqlLog};
 use event_sourced_cart::record::{LogRecord, Position};
 
@@ -53,7 +54,7 @@ fn merkql_0_2_retention_lets_a_lagging_group_jump_over_evicted_offsets() {
     assert_eq!(offsets(&poll_and_commit(&log, "lagging").unwrap()), [2, 3], "offsets 0 and 1 silently skipped");
     log.set_verified_reads(true);
     let error = poll_and_commit(&log, "lagging-verified").unwrap_err();
-    assert!(matches!(error, LogError::Damaged { anomaly: "poll-skip", partition: 0, offset: 0, .. }), "{error}");
+    assert!(matches!(error, LogError::Damaged { anomaly: Kind::PollSkip, partition: 0, offset: 0, .. }), "{error}");
     assert!(error.to_string().contains("retention evicted them"), "{error}");
     assert!(poll_and_commit(&log, "ahead").unwrap().is_empty(), "a group past the evicted offsets is unaffected");
 }
@@ -84,7 +85,7 @@ fn merkql_0_2_leaves_a_record_whose_object_is_missing_out_of_poll() {
     assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 2, 3], "offset 1 silently left out");
     log.set_verified_reads(true);
     let error = poll_and_commit(&log, "verified").unwrap_err();
-    assert!(matches!(error, LogError::Damaged { anomaly: "poll-skip", partition: 0, offset: 1, .. }), "{error}");
+    assert!(matches!(error, LogError::Damaged { anomaly: Kind::PollSkip, partition: 0, offset: 1, .. }), "{error}");
     assert!(error.to_string().contains("objects are missing"), "{error}");
 }
 
@@ -98,7 +99,7 @@ fn merkql_0_2_returns_a_flipped_payload_byte_as_is() {
     log.set_verified_reads(true);
     let error = poll_and_commit(&log, "verified").unwrap_err();
     assert!(
-        matches!(error, LogError::Damaged { anomaly: "inconsistent-offsets", partition: 0, offset: 2, .. }),
+        matches!(error, LogError::Damaged { anomaly: Kind::InconsistentOffsets, partition: 0, offset: 2, .. }),
         "{error}"
     );
 }

@@ -46,7 +46,7 @@ fn a_failed_poll_commits_nothing_and_every_record_comes_back() {
     drop(consumer);
 
     let mut runner = Runner::new(Cart, register(CartState::new()));
-    assert!(matches!(runner.catch_up(&log), Err(RunError::Log(LogError::Backend { action: "poll", .. }))));
+    assert!(matches!(runner.catch_up(&log), Err(RunError::Log(LogError::PollFailed { .. }))));
 
     std::fs::write(&index, &original).unwrap();
     let report = runner.catch_up(&log).unwrap();
