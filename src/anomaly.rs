@@ -8,8 +8,76 @@
 //! ([`crate::runner::RunError::anomaly`]) and the history checker
 //! ([`crate::verify::history`]) all report with these names.
 
+use crate::record::Position;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+
+/// Positions an anomaly lists at most; the rest are counted.
+pub const MAX_LISTED_POSITIONS: usize = 10;
+
+/// One anomaly found: its kind, the group it concerns (none for the log's
+/// own), the positions involved and what was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Anomaly {
+    #[serde(rename = "anomaly")]
+    pub kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The first [`MAX_LISTED_POSITIONS`] positions involved.
+    pub positions: Vec<Position>,
+    /// How many positions are involved in all.
+    pub count: usize,
+    /// What was seen, for the first occurrence.
+    pub detail: String,
+    pub explanation: &'static str,
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(group) = &self.group {
+            write!(f, ": group {}", crate::text::quoted(group))?;
+        }
+        write!(f, ": {}", self.detail)?;
+        if self.count > 1 {
+            let shown: Vec<String> = self.positions.iter().map(|p| format!("{}/{}", p.partition, p.offset)).collect();
+            write!(f, " ({} positions in all: {}", self.count, shown.join(", "))?;
+            if self.count > shown.len() {
+                write!(f, ", ...")?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
+    }
+}
+
+/// Anomalies as they are found, one entry per kind and group: the first
+/// occurrence's detail, the first positions, and a count.
+#[derive(Clone, Debug, Default)]
+pub struct Anomalies(BTreeMap<(Kind, Option<String>), Anomaly>);
+
+impl Anomalies {
+    /// Records one occurrence at `positions` (may be empty).
+    pub fn add(&mut self, kind: Kind, group: Option<&str>, positions: &[Position], detail: impl FnOnce() -> String) {
+        let entry = self.0.entry((kind, group.map(str::to_string))).or_insert_with(|| Anomaly {
+            kind,
+            group: group.map(str::to_string),
+            positions: Vec::new(),
+            count: 0,
+            detail: detail(),
+            explanation: kind.explanation(),
+        });
+        entry.count += positions.len().max(1);
+        let room = MAX_LISTED_POSITIONS.saturating_sub(entry.positions.len());
+        entry.positions.extend(positions.iter().take(room));
+    }
+
+    /// Every anomaly, by kind then group.
+    pub fn into_vec(self) -> Vec<Anomaly> {
+        self.0.into_values().collect()
+    }
+}
 
 /// One kind of anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -127,7 +195,27 @@ impl fmt::Display for Kind {
 
 #[cfg(test)]
 mod tests {
-    use super::Kind;
+    use super::{Anomalies, Kind, MAX_LISTED_POSITIONS};
+    use crate::record::Position;
+
+    #[test]
+    fn anomalies_are_grouped_by_kind_and_group_with_bounded_positions() {
+        let mut anomalies = Anomalies::default();
+        let at = |offset| Position { partition: 1, offset };
+        for offset in 0..25 {
+            anomalies.add(Kind::LostWrite, None, &[at(offset)], || format!("first at {offset}"));
+        }
+        anomalies.add(Kind::DuplicateApply, Some("g"), &[], || "no position".into());
+        anomalies.add(Kind::DuplicateApply, Some("h"), &[at(7), at(8)], || "two".into());
+        let all = anomalies.into_vec();
+        assert_eq!(all.len(), 3);
+        assert_eq!((all[0].kind, all[0].count, all[0].positions.len()), (Kind::LostWrite, 25, MAX_LISTED_POSITIONS));
+        assert_eq!(all[0].detail, "first at 0");
+        assert!(all[0].to_string().starts_with("lost-write: first at 0 (25 positions in all: 1/0, 1/1,"), "{}", all[0]);
+        assert!(all[0].to_string().ends_with("1/9, ...)"), "{}", all[0]);
+        assert_eq!(all[1].to_string(), "duplicate-apply: group \"g\": no position");
+        assert_eq!(all[2].to_string(), "duplicate-apply: group \"h\": two (2 positions in all: 1/7, 1/8)");
+    }
 
     #[test]
     fn names_are_unique_kebab_case_and_serialize_as_themselves() {

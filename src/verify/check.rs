@@ -45,14 +45,21 @@ pub enum Violation {
     LateGroupMismatch { projection: String, joined: usize, diff: String },
     #[error("redelivery: group {group}, phase {phase}: {detail}")]
     Redelivery { group: String, phase: usize, detail: String },
+    #[error("history: {0}")]
+    Anomaly(crate::anomaly::Anomaly),
+    #[error(
+        "no silent divergence: group {group}: the view differs from the model, yet the group did not stop and the history shows no lost or changed record to explain it\n{diff}"
+    )]
+    SilentDivergence { group: String, diff: String },
 }
 
 /// A property check over a finished execution.
 pub type Check<D> = fn(&Execution<D>) -> Result<(), Violation>;
 
 /// Every property, by name, in a fixed order.
-pub fn all<D: Domain>() -> [(&'static str, Check<D>); 7] {
+pub fn all<D: Domain>() -> [(&'static str, Check<D>); 8] {
     [
+        ("history", check_history),
         ("split_equivalence", check_split_equivalence),
         ("only_new_events", check_only_new_events),
         ("per_key_ordering", check_per_key_ordering),
@@ -66,6 +73,79 @@ pub fn all<D: Domain>() -> [(&'static str, Check<D>); 7] {
 /// Every property: all violations found (one per property at most).
 pub fn check_all<D: Domain>(execution: &Execution<D>) -> Vec<Violation> {
     all::<D>().iter().filter_map(|(_, check)| check(execution).err()).collect()
+}
+
+/// The properties that hold when faults are injected into the log
+/// ([`crate::verify::Phase::faults`]). The log's own guarantees (only new
+/// events, redelivery after a crash) are broken by the faults themselves,
+/// and the history checker names how; what must still hold is the
+/// runners': no group diverges from the model silently, and no group
+/// applies a record twice, out of its key's order, or past its
+/// checkpoint.
+pub fn under_faults<D: Domain>() -> [(&'static str, Check<D>); 2] {
+    [("no_silent_divergence", check_no_silent_divergence), ("runner_anomalies", check_runner_anomalies)]
+}
+
+/// [`under_faults`], all violations found.
+pub fn check_under_faults<D: Domain>(execution: &Execution<D>) -> Vec<Violation> {
+    under_faults::<D>().iter().filter_map(|(_, check)| check(execution).err()).collect()
+}
+
+/// The history checker found nothing: the log kept every acknowledged
+/// record and delivered it in order, and every runner applied each once.
+pub fn check_history<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    match execution.anomalies.first() {
+        Some(anomaly) => Err(Violation::Anomaly(anomaly.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Every group's view equals the model's, unless the group stopped with a
+/// named anomaly or the log lost or changed acknowledged records (a
+/// data-loss anomaly: no reader can then see everything written).
+pub fn check_no_silent_divergence<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    let data_lost = execution.anomalies.iter().any(|a| a.kind.is_data_loss());
+    for trace in execution.traces() {
+        if trace.stopped.is_some() || data_lost {
+            continue;
+        }
+        let Some(expected) = execution.model.views.get(&trace.projection) else {
+            return Err(Violation::ModelMissing { projection: trace.projection.clone() });
+        };
+        if &trace.view != expected {
+            return Err(Violation::SilentDivergence {
+                group: trace.group_id.clone(),
+                diff: json_diff("model", expected, &trace.group_id, &trace.view),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// No runner applied a record twice, out of its key's order, with its
+/// checkpoint behind its view or ahead of the log; a skipped apply only
+/// where the log lost records. A stop is not a violation: it is the
+/// runner saying what it found.
+pub fn check_runner_anomalies<D: Domain>(execution: &Execution<D>) -> Result<(), Violation> {
+    use crate::anomaly::Kind;
+    let data_lost = execution.anomalies.iter().any(|a| a.kind.is_data_loss());
+    let stopped_for = |anomaly: &crate::anomaly::Anomaly| {
+        execution.traces().any(|t| {
+            t.stopped.as_ref().is_some_and(|s| s.anomaly == anomaly.kind)
+                && anomaly.group.as_deref() == Some(&t.group_id)
+        })
+    };
+    let found = execution.anomalies.iter().find(|anomaly| match anomaly.kind {
+        Kind::DuplicateApply | Kind::PerKeyReorder | Kind::CheckpointBehindView | Kind::CheckpointAheadOfLog => {
+            !stopped_for(anomaly)
+        }
+        Kind::SkippedApply => !data_lost && !stopped_for(anomaly),
+        _ => false,
+    });
+    match found {
+        Some(anomaly) => Err(Violation::Anomaly(anomaly.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Full replay == split replay, for each projection.

@@ -7,6 +7,7 @@
 //! once at the end.
 
 use super::blocks::{block_orders, decode_blocks, fold_blocks, partition_blocks};
+use super::history::{Recording, projection_anomalies};
 use super::schedule::{Phase, Schedule};
 use crate::domain::{AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Rejected};
 use crate::durable::DurableRunner;
@@ -164,6 +165,9 @@ pub struct Execution<D: Domain> {
     pub model: Model,
     /// The faults injected, in order.
     pub faults: Vec<InjectedFault>,
+    /// What the history checker found ([`super::history`]): the log's
+    /// anomalies, then the runners', by kind.
+    pub anomalies: Vec<crate::anomaly::Anomaly>,
 }
 
 /// The views of one partition-block order of the full replay's poll.
@@ -432,6 +436,22 @@ pub fn execute_with_progress<S: System>(
     log: &mut dyn Log,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Execution<S::Domain>, ExecuteError> {
+    let mut recording = Recording::new(log);
+    let mut execution = execute_recorded(system, history, schedule, &mut recording, progress)?;
+    let mut anomalies = recording.anomalies();
+    anomalies.extend(projection_anomalies(&execution));
+    anomalies.sort_by(|a, b| (a.kind, &a.group).cmp(&(b.kind, &b.group)));
+    execution.anomalies = anomalies;
+    Ok(execution)
+}
+
+fn execute_recorded<S: System>(
+    system: &S,
+    history: &[HistoryRecord],
+    schedule: &Schedule,
+    log: &mut dyn Log,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Execution<S::Domain>, ExecuteError> {
     let records: u64 = log.end_offsets()?.iter().sum();
     if log.partitions() != schedule.partitions() || records > 0 {
         return Err(ExecuteError::NotFresh {
@@ -516,5 +536,6 @@ pub fn execute_with_progress<S: System>(
         block_orders,
         model,
         faults,
+        anomalies: Vec::new(),
     })
 }

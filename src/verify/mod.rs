@@ -11,6 +11,7 @@ pub mod check;
 pub mod diff;
 pub mod execute;
 pub mod generate;
+pub mod history;
 pub mod replay;
 pub mod replay_file;
 pub mod schedule;

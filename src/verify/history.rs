@@ -1,0 +1,409 @@
+//! The history checker: every append, poll and commit an execution makes is
+//! recorded through [`Recording`] (a log wrapping the log under test), and
+//! checked as it happens against what was acknowledged, in the manner of
+//! Jepsen's Kafka workload; what the runners applied is checked after the
+//! run ([`projection_anomalies`]). Both report named anomalies
+//! ([`crate::anomaly`]).
+//!
+//! Memory stays linear and small: per appended record, one 8-byte
+//! fingerprint and a seen flag; per poll, one entry per partition block.
+//! Records are compared by a fingerprint of key and value (foldhash with a
+//! fixed seed: stable within a process, which is all a run needs).
+
+use super::execute::Execution;
+use crate::anomaly::{Anomalies, Anomaly, Kind};
+use crate::domain::Domain;
+use crate::log::{Fault, GroupConsumer, Log, LogError};
+use crate::record::{LogRecord, Position};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A fingerprint of a record's key and value.
+fn fingerprint(key: Option<&str>, value: &str) -> u64 {
+    foldhash::quality::FixedState::with_seed(0x5eed).hash_one((key, value))
+}
+
+/// What the checker knows of one partition.
+#[derive(Default)]
+struct PartitionState {
+    /// The fingerprint acknowledged at each offset (the latest append).
+    acked: Vec<Option<u64>>,
+    /// The operation sequence number of each offset's latest append.
+    appended_at: Vec<u64>,
+    /// Whether the latest append at each offset was read back intact.
+    seen: Vec<bool>,
+    /// The highest offset appended so far.
+    last_sent: Option<u64>,
+    /// (sequence number, highest offset) of every poll block read.
+    reads: Vec<(u64, u64)>,
+}
+
+struct ConsumerState {
+    group: String,
+    /// The next offset it should receive, by partition; `None` once
+    /// unknown (after a failed poll, which may have moved it anywhere up to
+    /// the end).
+    next: Vec<Option<u64>>,
+}
+
+/// The recorded history, checked as it is recorded.
+#[derive(Default)]
+pub struct History {
+    /// Operations so far (the sequence number of the next one).
+    sequence: u64,
+    partitions: Vec<PartitionState>,
+    consumers: Vec<ConsumerState>,
+    /// Each group's committed offsets, as the checker has followed them.
+    commits: HashMap<String, Vec<Option<u64>>>,
+    anomalies: Anomalies,
+}
+
+impl History {
+    fn new(partitions: u32) -> History {
+        History { partitions: (0..partitions).map(|_| PartitionState::default()).collect(), ..History::default() }
+    }
+
+    fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    fn appended(&mut self, position: Position, fingerprint: u64) {
+        let sequence = self.next_sequence();
+        let Some(partition) = self.partitions.get_mut(position.partition as usize) else { return };
+        let offset = position.offset;
+        if let Some(last) = partition.last_sent
+            && offset <= last
+        {
+            self.anomalies.add(Kind::NonmonotonicSend, None, &[position], || {
+                format!(
+                    "partition {} gave offset {offset} to an append after giving out offset {last}",
+                    position.partition
+                )
+            });
+        }
+        partition.last_sent = Some(partition.last_sent.map_or(offset, |last| last.max(offset)));
+        let index = offset as usize;
+        if partition.acked.len() <= index {
+            partition.acked.resize(index + 1, None);
+            partition.appended_at.resize(index + 1, 0);
+            partition.seen.resize(index + 1, false);
+        }
+        if partition.acked[index].is_some() {
+            let lost = !partition.seen[index];
+            self.anomalies.add(Kind::InconsistentOffsets, None, &[position], || {
+                format!("two appends were acknowledged at partition {}, offset {offset}", position.partition)
+            });
+            if lost {
+                self.anomalies.add(Kind::LostWrite, None, &[position], || {
+                    format!(
+                        "the record acknowledged at partition {}, offset {offset} was replaced before anyone read it",
+                        position.partition
+                    )
+                });
+            }
+        }
+        partition.acked[index] = Some(fingerprint);
+        partition.appended_at[index] = sequence;
+        partition.seen[index] = false;
+    }
+
+    fn opened(&mut self, group: &str) -> usize {
+        self.next_sequence();
+        let next = self.commits.get(group).cloned().unwrap_or_else(|| vec![Some(0); self.partitions.len()]);
+        self.consumers.push(ConsumerState { group: group.to_string(), next });
+        self.consumers.len() - 1
+    }
+
+    fn polled(&mut self, consumer: usize, records: &[LogRecord]) {
+        let sequence = self.next_sequence();
+        let Some(state) = self.consumers.get_mut(consumer) else { return };
+        let group = state.group.as_str();
+        for block in records.chunk_by(|a, b| a.partition == b.partition) {
+            let p = block[0].partition as usize;
+            let (Some(partition), Some(next)) = (self.partitions.get_mut(p), state.next.get_mut(p)) else { continue };
+            for record in block {
+                let position = record.position();
+                let offset = record.offset;
+                match *next {
+                    Some(due) if offset > due => {
+                        let skipped: Vec<Position> =
+                            (due..offset).map(|o| Position { partition: position.partition, offset: o }).collect();
+                        self.anomalies.add(Kind::PollSkip, Some(group), &skipped, || {
+                            format!("partition {p}: the poll returned offset {offset} when offset {due} was due")
+                        });
+                    }
+                    Some(due) if offset < due => {
+                        self.anomalies.add(Kind::NonmonotonicPoll, Some(group), &[position], || {
+                            format!("partition {p}: offset {offset} was returned when offset {due} was due")
+                        });
+                    }
+                    _ => {}
+                }
+                *next = Some(offset + 1);
+                let read = fingerprint(record.key.as_deref(), &record.value);
+                match partition.acked.get(offset as usize).copied().flatten() {
+                    Some(acked) if acked == read => partition.seen[offset as usize] = true,
+                    acked => {
+                        let elsewhere = partition.acked.iter().position(|a| *a == Some(read));
+                        match elsewhere {
+                            Some(other) => self.anomalies.add(Kind::Duplicate, None, &[position], || {
+                                format!("partition {p}, offset {offset} returned the record appended at offset {other}")
+                            }),
+                            None => self.anomalies.add(Kind::InconsistentOffsets, None, &[position], || {
+                                let what =
+                                    if acked.is_some() { "another record than the one" } else { "a record none was" };
+                                format!("partition {p}, offset {offset} returned {what} acknowledged there")
+                            }),
+                        }
+                    }
+                }
+            }
+            let highest = block.iter().map(|r| r.offset).max().unwrap_or(0);
+            partition.reads.push((sequence, highest));
+        }
+    }
+
+    /// A failed poll may have moved the consumer anywhere up to the end.
+    fn poll_failed(&mut self, consumer: usize) {
+        self.next_sequence();
+        if let Some(state) = self.consumers.get_mut(consumer) {
+            state.next.iter_mut().for_each(|next| *next = None);
+        }
+    }
+
+    fn committed(&mut self, consumer: usize) {
+        self.next_sequence();
+        if let Some(state) = self.consumers.get(consumer) {
+            self.commits.insert(state.group.clone(), state.next.clone());
+        }
+    }
+
+    /// A fault. The checker keeps following the groups' commits as they
+    /// were made: a group that the fault makes read from elsewhere shows
+    /// as a nonmonotonic poll or a poll skip, which is the point.
+    fn injected(&mut self) {
+        self.next_sequence();
+    }
+
+    /// Ends the history: acknowledged records never read back are lost
+    /// writes (if a read went past them later) or unseen.
+    pub fn finish(mut self) -> Vec<Anomaly> {
+        for (p, partition) in self.partitions.iter().enumerate() {
+            for (offset, seen) in partition.seen.iter().enumerate() {
+                if *seen || partition.acked[offset].is_none() {
+                    continue;
+                }
+                let position = Position { partition: p as u32, offset: offset as u64 };
+                let appended_at = partition.appended_at[offset];
+                let read_past = partition
+                    .reads
+                    .iter()
+                    .any(|&(sequence, highest)| sequence > appended_at && highest > offset as u64);
+                if read_past {
+                    self.anomalies.add(Kind::LostWrite, None, &[position], || {
+                        format!(
+                            "partition {p}, offset {offset} was acknowledged and never read, though reads went past it"
+                        )
+                    });
+                } else {
+                    self.anomalies.add(Kind::Unseen, None, &[position], || {
+                        format!("partition {p}, offset {offset} was acknowledged and never read")
+                    });
+                }
+            }
+        }
+        self.anomalies.into_vec()
+    }
+}
+
+/// A log that records every operation on the log it wraps into a
+/// [`History`]. Consumers it hands out record their polls and commits.
+pub struct Recording<'a> {
+    inner: &'a mut dyn Log,
+    history: Arc<Mutex<History>>,
+}
+
+fn lock(history: &Mutex<History>) -> MutexGuard<'_, History> {
+    // A panic while recording leaves the history as it was: keep going.
+    history.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(inner: &'a mut dyn Log) -> Recording<'a> {
+        let partitions = inner.partitions();
+        Recording { inner, history: Arc::new(Mutex::new(History::new(partitions))) }
+    }
+
+    /// The history so far, checked; the recording goes on.
+    pub fn anomalies(&self) -> Vec<Anomaly> {
+        let history = std::mem::take(&mut *lock(&self.history));
+        history.finish()
+    }
+}
+
+impl Log for Recording<'_> {
+    fn topic(&self) -> &str {
+        self.inner.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        let position = self.inner.append(key, value)?;
+        lock(&self.history).appended(position, fingerprint(key, value));
+        Ok(position)
+    }
+    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        let positions = self.inner.append_batch(records)?;
+        let mut history = lock(&self.history);
+        for ((key, value), position) in records.iter().zip(&positions) {
+            history.appended(*position, fingerprint(*key, value));
+        }
+        Ok(positions)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        self.inner.end_offsets()
+    }
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        let inner = self.inner.consumer(group_id)?;
+        let id = lock(&self.history).opened(group_id);
+        Ok(Box::new(RecordingConsumer { inner, id, history: Arc::clone(&self.history) }))
+    }
+    fn reopen(&mut self) -> Result<(), LogError> {
+        self.inner.reopen()
+    }
+    fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
+        self.inner.record_at(position)
+    }
+    fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        let effect = self.inner.inject(fault)?;
+        lock(&self.history).injected();
+        Ok(effect)
+    }
+}
+
+struct RecordingConsumer {
+    inner: Box<dyn GroupConsumer>,
+    id: usize,
+    history: Arc<Mutex<History>>,
+}
+
+impl GroupConsumer for RecordingConsumer {
+    fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
+        match self.inner.poll() {
+            Ok(records) => {
+                lock(&self.history).polled(self.id, &records);
+                Ok(records)
+            }
+            Err(error) => {
+                lock(&self.history).poll_failed(self.id);
+                Err(error)
+            }
+        }
+    }
+    fn commit(&mut self) -> Result<(), LogError> {
+        self.inner.commit()?;
+        lock(&self.history).committed(self.id);
+        Ok(())
+    }
+    fn close(self: Box<Self>) -> Result<(), LogError> {
+        self.inner.close()
+    }
+}
+
+/// What the runners applied, against what was produced and what the model
+/// accepts: duplicate, skipped and reordered applies, and checkpoints
+/// ahead of the log or behind the view. A group that stopped with a named
+/// anomaly is reported with it, and only what its checkpoint covers is
+/// expected of it.
+pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly> {
+    let mut anomalies = Anomalies::default();
+    // The latest record produced at each position, by history index.
+    let mut produced_index: HashMap<Position, usize> = HashMap::with_capacity(execution.produced.len());
+    for (index, (position, _)) in execution.produced.iter().enumerate() {
+        produced_index.insert(*position, index);
+    }
+    let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
+    for trace in execution.traces() {
+        let group = Some(trace.group_id.as_str());
+        if let Some(stop) = &trace.stopped {
+            anomalies.add(stop.anomaly, group, &[], || {
+                format!("the runner stopped in phase {}: {}", stop.phase, stop.message)
+            });
+        }
+        let mut applied_count: HashMap<Position, usize> = HashMap::new();
+        // Per key, the produced index of the last record applied.
+        let mut last_by_key: HashMap<Option<&str>, usize> = HashMap::new();
+        let mut highest_applied: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut last_checkpoint: Option<&BTreeMap<u32, u64>> = None;
+        for phase in &trace.phases {
+            for report in phase.reports() {
+                for position in &report.applied {
+                    let count = applied_count.entry(*position).or_default();
+                    *count += 1;
+                    if *count == 2 {
+                        anomalies.add(Kind::DuplicateApply, group, &[*position], || {
+                            format!("partition {}, offset {} was applied twice", position.partition, position.offset)
+                        });
+                    }
+                    let highest = highest_applied.entry(position.partition).or_insert(position.offset);
+                    *highest = (*highest).max(position.offset);
+                    let Some(&index) = produced_index.get(position) else { continue };
+                    let key = execution.produced[index].1.key.as_deref();
+                    if let Some(&before) = last_by_key.get(&key)
+                        && before > index
+                    {
+                        anomalies.add(Kind::PerKeyReorder, group, &[*position], || {
+                            format!(
+                                "partition {}, offset {} was applied after a later record of its key",
+                                position.partition, position.offset
+                            )
+                        });
+                    }
+                    last_by_key.insert(key, index);
+                }
+                let Some(checkpoint) = &report.checkpoint else { continue };
+                last_checkpoint = Some(checkpoint);
+                for (&partition, &next) in checkpoint {
+                    let end = phase.log_ends.get(partition as usize).copied().unwrap_or(0);
+                    if next > end {
+                        anomalies.add(Kind::CheckpointAheadOfLog, group, &[Position { partition, offset: end }], || {
+                            format!("partition {partition}: the checkpoint's next offset {next} is past the log's end {end}")
+                        });
+                    }
+                    if let Some(&highest) = highest_applied.get(&partition)
+                        && highest >= next
+                    {
+                        anomalies.add(Kind::CheckpointBehindView, group, &[Position { partition, offset: highest }], || {
+                            format!("partition {partition}: offset {highest} is applied, the checkpoint's next offset is {next}")
+                        });
+                    }
+                }
+            }
+        }
+        // What the group should have applied: everything the model
+        // accepts, or, for a stopped group, what its checkpoint covers.
+        let expected = |position: &Position| match (&trace.stopped, last_checkpoint) {
+            (None, _) => true,
+            (Some(_), Some(checkpoint)) => {
+                checkpoint.get(&position.partition).is_some_and(|&next| position.offset < next)
+            }
+            (Some(_), None) => false,
+        };
+        let mut skipped: Vec<Position> = produced_index
+            .keys()
+            .filter(|p| !rejected.contains(p) && !applied_count.contains_key(p) && expected(p))
+            .copied()
+            .collect();
+        skipped.sort_unstable();
+        if let Some(first) = skipped.first() {
+            let first = *first;
+            anomalies.add(Kind::SkippedApply, group, &skipped, || {
+                format!("partition {}, offset {} was never applied", first.partition, first.offset)
+            });
+        }
+    }
+    anomalies.into_vec()
+}
