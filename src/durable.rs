@@ -44,6 +44,10 @@ pub struct DurableRunner<D: Domain> {
     last_digest: BTreeMap<u32, String>,
     /// The record being applied, for naming it if the projection panics.
     applying: Option<Position>,
+    /// Set when the projection panicked and the domain registers no
+    /// projection of its name to rebuild it from: its in-memory state
+    /// cannot be trusted, so no further phase runs.
+    unrebuildable: bool,
     /// Most records per store transaction (a poll is applied in chunks).
     batch_records: usize,
 }
@@ -62,6 +66,7 @@ impl<D: Domain> DurableRunner<D> {
             next_offset: BTreeMap::new(),
             last_digest: BTreeMap::new(),
             applying: None,
+            unrebuildable: false,
             batch_records: usize::MAX,
         }
     }
@@ -99,8 +104,9 @@ impl<D: Domain> DurableRunner<D> {
 
     /// Stops on a log that no longer holds what the checkpoint covers:
     /// a partition that ends below its next offset, or whose record before
-    /// it is not the one applied there. A record retention evicted cannot
-    /// be compared, and is not: what was applied from it is in the view.
+    /// it is not the one applied there. A record retention evicted, or one
+    /// whose object is missing, cannot be compared, and is not: what was
+    /// applied from it is in the view, and later readers meet the damage.
     fn check_checkpoint_against_log(&self, log: &dyn Log, ends: &[u64]) -> Result<(), RunError> {
         for (&partition, &stored_next) in &self.next_offset {
             let log_end = ends.get(partition as usize).copied().unwrap_or(0);
@@ -109,7 +115,13 @@ impl<D: Domain> DurableRunner<D> {
             }
             let Some(stored) = self.last_digest.get(&partition) else { continue };
             let Some(offset) = stored_next.checked_sub(1) else { continue };
-            if let Some(record) = log.record_at(Position { partition, offset })?
+            let record = match log.record_at(Position { partition, offset }) {
+                // Damaged, not rewritten: what was applied from it is in
+                // the view; later readers meet the damage themselves.
+                Err(crate::log::LogError::Damaged { .. }) => continue,
+                other => other?,
+            };
+            if let Some(record) = record
                 && record.digest() != *stored
             {
                 return Err(RunError::LogRewritten {
@@ -129,8 +141,9 @@ impl<D: Domain> DurableRunner<D> {
     /// a fresh projection from the store.
     fn forget_in_memory_state(&mut self) {
         let name = self.projection.group_id().to_string();
-        if let Some(fresh) = self.domain.projections().into_iter().find(|p| p.group_id() == name) {
-            self.projection = fresh;
+        match self.domain.projections().into_iter().find(|p| p.group_id() == name) {
+            Some(fresh) => self.projection = fresh,
+            None => self.unrebuildable = true,
         }
         self.store = None;
         self.consumer = None;
@@ -258,6 +271,9 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
     }
 
     fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError> {
+        if self.unrebuildable {
+            return Err(RunError::NotRebuildable(self.quoted_group()));
+        }
         self.open(log)?;
         self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
         let mut consumer = self.consumer(log, options.reuse_consumer)?;

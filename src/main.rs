@@ -14,7 +14,7 @@ use event_sourced_cart::scratch::{ScratchDir, remove_scratch_logs_on_signals};
 use event_sourced_cart::settings::Settings;
 use event_sourced_cart::verify::replay::{self, Exit, Verdict};
 use event_sourced_cart::verify::replay_file::ReplayFile;
-use event_sourced_cart::verify::{ExecuteError, Production, Schedule};
+use event_sourced_cart::verify::{Durable, ExecuteError, Production, Schedule};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,13 +22,20 @@ use std::process::ExitCode;
 ///
 /// With no command: runs the seed's canonical 30+5 scenario on a merkql log
 /// in a temporary directory and prints the projections.
+/// Every path argument, checked by [`event_sourced_cart::log::check_path`].
+fn path_arg() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new()
+        .try_map(|s: std::ffi::OsString| event_sourced_cart::log::check_path(s.as_os_str()))
+}
+
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Run in DIR (created if missing) and keep the log there for inspection.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path_arg())]
     data_dir: Option<PathBuf>,
     /// Partition count of the cart-events topic (1-256).
     #[arg(long, default_value_t = DEFAULT_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=MAX_PARTITIONS as i64))]
@@ -43,6 +50,7 @@ enum Command {
     Replay {
         /// JSON lines: a records file (as written by failing property
         /// tests) or one event per line, optionally headed by a schedule.
+        #[arg(value_parser = path_arg())]
         file: PathBuf,
         /// Partition count (default 1; not with a file that has a schedule).
         #[arg(long)]
@@ -59,14 +67,21 @@ enum Command {
         /// instead of the bulk loader's batches (linear, same layout).
         #[arg(long)]
         send_each: bool,
+        /// Run the projections with the durable runner, their views and
+        /// checkpoints in a view store next to the scratch log, as
+        /// `project` runs them, instead of in memory. For files whose
+        /// schedule restarts the process or injects faults.
+        #[arg(long)]
+        durable: bool,
     },
     /// Append the records of an events file (either replay format) to the
     /// log in DIR, creating it if needed. Prints a line as each chunk is
     /// acknowledged (in the log).
     Append {
+        #[arg(value_parser = path_arg())]
         file: PathBuf,
         /// The log's directory (created with --partitions if it holds no log).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = path_arg())]
         data_dir: PathBuf,
         /// Partition count of a new log (default 3); must match an existing one.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_PARTITIONS as i64))]
@@ -79,10 +94,10 @@ enum Command {
     /// store (DIR/views.sqlite unless --store), once or, with --follow,
     /// until Ctrl-C or SIGTERM (which stop it after the current batch).
     Project {
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = path_arg())]
         data_dir: PathBuf,
         /// The view store (SQLite file).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = path_arg())]
         store: Option<PathBuf>,
         /// Keep polling for new events every --interval-ms.
         #[arg(long)]
@@ -98,10 +113,10 @@ enum Command {
     /// projector runs.
     Views {
         /// The log's directory (its store is DIR/views.sqlite).
-        #[arg(long, value_name = "DIR", required_unless_present = "store")]
+        #[arg(long, value_name = "DIR", required_unless_present = "store", value_parser = path_arg())]
         data_dir: Option<PathBuf>,
         /// The view store (SQLite file).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = path_arg())]
         store: Option<PathBuf>,
         #[arg(long)]
         json: bool,
@@ -129,8 +144,8 @@ fn main() -> ExitCode {
     }
     let exit = match cli.command {
         None => canonical(cli.data_dir.as_deref(), cli.partitions),
-        Some(Command::Replay { file, partitions, split_at, json, send_each }) => {
-            replay(&file, partitions, &split_at, json, send_each)
+        Some(Command::Replay { file, partitions, split_at, json, send_each, durable }) => {
+            replay(&file, partitions, &split_at, json, ReplayRun { send_each, durable })
         }
         Some(Command::Append { file, data_dir, partitions, chunk }) => append(&file, &data_dir, partitions, chunk),
         Some(Command::Project { data_dir, store, follow, interval_ms, batch }) => {
@@ -410,7 +425,14 @@ fn fail(json: bool, exit: Exit, message: String) -> Exit {
     }
 }
 
-fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, send_each: bool) -> Exit {
+/// How `replay` runs the file.
+#[derive(Clone, Copy)]
+struct ReplayRun {
+    send_each: bool,
+    durable: bool,
+}
+
+fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, run: ReplayRun) -> Exit {
     let bad_input =
         |message: String| fail(json, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
     // Made before the file is read (which may block, on a pipe), so that
@@ -435,7 +457,7 @@ fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, 
             return bad_input(message);
         }
     };
-    let verdict = run_on_scratch_log(&scratch, &file, &schedule, send_each, &progress);
+    let verdict = run_on_scratch_log(&scratch, &file, &schedule, run, &progress);
     drop(progress);
     let verdict = match verdict {
         Ok(verdict) => verdict,
@@ -456,14 +478,20 @@ fn run_on_scratch_log(
     dir: &ScratchDir,
     file: &ReplayFile,
     schedule: &Schedule,
-    send_each: bool,
+    run: ReplayRun,
     progress: &ReplayProgress,
 ) -> Result<Verdict<Cart>, String> {
     let log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
-    let mut log: Box<dyn Log> = if send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
-    replay::run_with_progress(&Production(Cart), file, schedule, log.as_mut(), &mut |stage| {
+    let mut log: Box<dyn Log> = if run.send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
+    let mut stage = |stage| {
         event_sourced_cart::scratch::exit_if_interrupted();
         progress.stage(stage)
-    })
-    .map_err(|e: ExecuteError| e.to_string())
+    };
+    let verdict = if run.durable {
+        let system = Durable { domain: Cart, store: dir.path().join("views.sqlite") };
+        replay::run_with_progress(&system, file, schedule, log.as_mut(), &mut stage)
+    } else {
+        replay::run_with_progress(&Production(Cart), file, schedule, log.as_mut(), &mut stage)
+    };
+    verdict.map_err(|e: ExecuteError| e.to_string())
 }

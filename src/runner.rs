@@ -138,6 +138,10 @@ pub enum RunError {
         "projection {group} panicked applying the record at partition {partition}, offset {offset}: {message}. Nothing of its batch was stored, and its state is reloaded from the view store before the next phase. Fix the projection (apply must not panic for any event) or remove the record's cause"
     )]
     ProjectionPanicked { group: String, partition: u32, offset: u64, message: String },
+    #[error(
+        "projection {0} panicked earlier, and its domain registers no projection of that name to rebuild its state from the view store; restart the process"
+    )]
+    NotRebuildable(String),
 }
 
 impl RunError {
@@ -151,7 +155,7 @@ impl RunError {
             RunError::OffsetsAhead { .. } => Some(Kind::SkippedApply),
             RunError::LogWentBackwards { .. } | RunError::LogRewritten { .. } => Some(Kind::CheckpointAheadOfLog),
             RunError::ProjectionPanicked { .. } => Some(Kind::ApplyPanic),
-            RunError::Log(_) | RunError::Store(_) | RunError::NotDurable(_) => None,
+            RunError::Log(_) | RunError::Store(_) | RunError::NotDurable(_) | RunError::NotRebuildable(_) => None,
         }
     }
 }

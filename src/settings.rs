@@ -86,7 +86,12 @@ fn path(lookup: &impl Fn(&str) -> Option<OsString>, variable: &'static str) -> R
             problem: "it is empty".into(),
             fix: "set it to a directory or unset it",
         }),
-        Some(value) => Ok(Some(PathBuf::from(value))),
+        Some(value) => crate::log::check_path(&value).map(Some).map_err(|problem| SettingError {
+            variable,
+            value: shown(&value),
+            problem,
+            fix: "set it to a usable directory or unset it",
+        }),
     }
 }
 

@@ -60,13 +60,38 @@ pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Car
             None => writeln!(out, "{r}"),
         };
     }
-    for trace in &verdict.execution.full {
+    let execution = &verdict.execution;
+    if !execution.faults.is_empty() {
+        let _ = writeln!(out, "\nFaults injected:");
+        for injected in &execution.faults {
+            let _ = writeln!(out, "  phase {}: {}: {}", injected.phase, injected.fault.name(), injected.effect);
+        }
+    }
+    for trace in &execution.full {
         let title = capitalized(&title(&trace.projection));
         let _ = writeln!(out, "\n{title} (full replay):");
+        if let Some(stop) = &trace.stopped {
+            let _ = writeln!(
+                out,
+                "  (stopped in phase {} with {}; the view is what it had applied)",
+                stop.phase, stop.anomaly
+            );
+        }
         out.push_str(&indented(&view_text(&trace.view)));
     }
+    if !execution.anomalies.is_empty() {
+        let _ = writeln!(out, "\nAnomalies found:");
+        for anomaly in &execution.anomalies {
+            let _ = writeln!(out, "  {}", quoted_if_needed_lines(&anomaly.to_string()));
+        }
+    }
     let _ = writeln!(out);
-    if verdict.violations.is_empty() {
+    if verdict.violations.is_empty() && schedule.has_faults() {
+        let _ = writeln!(
+            out,
+            "No silent divergence: every group equals the model, stopped with a named anomaly, or lacks only what the log lost; no runner anomaly."
+        );
+    } else if verdict.violations.is_empty() {
         let _ = writeln!(out, "Full replay and split replay agree; every property holds.");
     }
     for v in &verdict.violations {
@@ -99,9 +124,21 @@ struct ReplayJson<'a> {
     split_at: Vec<usize>,
     agree: bool,
     violations: Vec<String>,
+    /// What the history checker found (empty when all is well).
+    anomalies: &'a [crate::anomaly::Anomaly],
+    /// The faults the schedule injected and what each did.
+    faults: Vec<FaultJson<'a>>,
     rejected: Vec<RejectedJson>,
     #[serde(flatten)]
     views: BTreeMap<String, &'a AnyView>,
+}
+
+#[derive(Serialize)]
+struct FaultJson<'a> {
+    phase: usize,
+    #[serde(flatten)]
+    fault: &'a crate::log::Fault,
+    effect: &'a str,
 }
 
 #[derive(Serialize)]
@@ -128,6 +165,13 @@ pub fn json_report(
         split_at: schedule.split_points(events),
         agree: verdict.violations.is_empty(),
         violations: verdict.violations.iter().map(ToString::to_string).collect(),
+        anomalies: &verdict.execution.anomalies,
+        faults: verdict
+            .execution
+            .faults
+            .iter()
+            .map(|f| FaultJson { phase: f.phase, fault: &f.fault, effect: &f.effect })
+            .collect(),
         rejected: rejected_in_file_order(file, verdict)
             .into_iter()
             .map(|r| RejectedJson {

@@ -273,6 +273,27 @@ impl Log for MerkqlLog {
         let guard = partition.read().map_err(|_| {
             self.error("read a partition", anyhow::anyhow!("partition {}'s lock is poisoned", position.partition))
         })?;
+        if position.offset < guard.min_valid_offset() || position.offset >= guard.next_offset() {
+            return Ok(None);
+        }
+        // An index entry whose object is gone: merkql's read fails with
+        // "object not found"; say what it is.
+        let index = self.partition_dir(position.partition).join("offsets.idx");
+        let entry = read_index_entries(&index, position.offset, 1).map_err(|e| LogError::Backend {
+            action: "read the offset index",
+            place: crate::text::path(&index),
+            message: e.to_string(),
+        })?;
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&entry[4..]);
+        if !guard.store().exists(&merkql::hash::Hash(hash)) {
+            return Err(damaged(
+                Kind::LostWrite,
+                position.partition,
+                position.offset,
+                "the record's object is missing from the partition's pack file".into(),
+            ));
+        }
         let record = guard.read(position.offset).map_err(|e| self.error("read a record", e))?;
         Ok(record.map(log_record))
     }

@@ -66,15 +66,20 @@ impl MerkqlLog {
                 }
                 let offset = offset % end;
                 let dir = self.partition_dir(partition);
-                let done = if matches!(fault, Fault::MissingObject { .. }) {
-                    remove_object(&dir, offset)?;
+                let (damaged, done) = if matches!(fault, Fault::MissingObject { .. }) {
+                    let removed = remove_object(&dir, offset)?;
                     self.reopen()?;
-                    "removed the object of"
+                    (removed, "removed the object of")
                 } else {
-                    flip_value_byte(&dir, offset)?;
-                    "changed a byte of the value of"
+                    (flip_value_byte(&dir, offset)?, "changed a byte of the value of")
                 };
-                format!("{done} partition {partition}, offset {offset}")
+                if damaged {
+                    format!("{done} partition {partition}, offset {offset}")
+                } else {
+                    format!(
+                        "nothing to damage: the object of partition {partition}, offset {offset} is already missing"
+                    )
+                }
             }
             Fault::PollError => {
                 self.poll_fault.store(true, Ordering::SeqCst);
@@ -127,8 +132,9 @@ fn io(action: &str, path: &Path, e: std::io::Error) -> LogError {
 const UNCOMPRESSED: u8 = 0x00;
 
 /// Where the object of the record at `offset` sits in `objects.pack`: the
-/// byte offset of its entry header and its data length.
-fn find_object(partition_dir: &Path, offset: u64) -> Result<(Vec<u8>, u64, usize), LogError> {
+/// pack's bytes, the byte offset of its entry header and its data length;
+/// `None` if the pack holds no such object (already removed).
+fn find_object(partition_dir: &Path, offset: u64) -> Result<Option<(Vec<u8>, u64, usize)>, LogError> {
     let index = partition_dir.join("offsets.idx");
     let entry = read_index_entries(&index, offset, 1).map_err(|e| io("read", &index, e))?;
     let hash = &entry[4..];
@@ -138,25 +144,25 @@ fn find_object(partition_dir: &Path, offset: u64) -> Result<(Vec<u8>, u64, usize
     while at + 36 <= pack.len() {
         let length = u32::from_le_bytes([pack[at], pack[at + 1], pack[at + 2], pack[at + 3]]) as usize;
         if &pack[at + 4..at + 36] == hash {
-            return Ok((pack, at as u64, length));
+            return Ok(Some((pack, at as u64, length)));
         }
         at += 36 + length;
     }
-    Err(io("find the record's object in", &pack_path, std::io::Error::other(format!("no object for offset {offset}"))))
+    Ok(None)
 }
 
 /// Makes the object unfindable: its stored hash is changed and the pack's
 /// persisted index removed, so that merkql rebuilds the index by scanning
 /// and files the object under a hash no index entry names.
-fn remove_object(partition_dir: &Path, offset: u64) -> Result<(), LogError> {
-    let (mut pack, at, _) = find_object(partition_dir, offset)?;
+fn remove_object(partition_dir: &Path, offset: u64) -> Result<bool, LogError> {
+    let Some((mut pack, at, _)) = find_object(partition_dir, offset)? else { return Ok(false) };
     pack[at as usize + 4] ^= 0xff;
     let pack_path = partition_dir.join("objects.pack");
     std::fs::write(&pack_path, pack).map_err(|e| io("write", &pack_path, e))?;
     let objects_index = partition_dir.join("objects.idx");
     match std::fs::remove_file(&objects_index) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(io("delete", &objects_index, e)),
     }
 }
@@ -164,8 +170,8 @@ fn remove_object(partition_dir: &Path, offset: u64) -> Result<(), LogError> {
 /// Changes one byte of the record's value in place: its last digit to
 /// another digit, else its last ASCII letter's case, so that the value
 /// stays valid UTF-8 and, for a cart event, usually a valid event.
-fn flip_value_byte(partition_dir: &Path, offset: u64) -> Result<(), LogError> {
-    let (mut pack, at, length) = find_object(partition_dir, offset)?;
+fn flip_value_byte(partition_dir: &Path, offset: u64) -> Result<bool, LogError> {
+    let Some((mut pack, at, length)) = find_object(partition_dir, offset)? else { return Ok(false) };
     let pack_path = partition_dir.join("objects.pack");
     // The stored data is a compression marker byte, then the record.
     if length == 0 || pack[at as usize + 36] != UNCOMPRESSED {
@@ -193,5 +199,6 @@ fn flip_value_byte(partition_dir: &Path, offset: u64) -> Result<(), LogError> {
         ));
     };
     value[i] ^= mask;
-    std::fs::write(&pack_path, pack).map_err(|e| io("write", &pack_path, e))
+    std::fs::write(&pack_path, pack).map_err(|e| io("write", &pack_path, e))?;
+    Ok(true)
 }

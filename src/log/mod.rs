@@ -163,11 +163,82 @@ pub enum LogError {
     Damaged { anomaly: crate::anomaly::Kind, partition: u32, offset: u64, detail: String },
 }
 
+/// Longest path accepted for a log directory, a view store or an input
+/// file, in bytes (Linux's `PATH_MAX` less its NUL).
+pub const MAX_PATH_BYTES: usize = 4095;
+
+/// Longest accepted path component, in bytes (the file systems' `NAME_MAX`).
+pub const MAX_PATH_COMPONENT_BYTES: usize = 255;
+
+/// A path from a user (a flag, a setting), checked before anything is
+/// created or opened with it: not empty, no NUL byte, within the file
+/// system's limits. Unlike group ids and topics, a path may hold `/`,
+/// `\` and `..`: `../logs` names a directory on purpose. The error says
+/// what is wrong and what to use instead.
+pub fn check_path(path: &std::ffi::OsStr) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_bytes();
+    if bytes.is_empty() {
+        return Err("the path is empty; give a directory or file".into());
+    }
+    if bytes.contains(&0) {
+        return Err("the path holds a NUL byte, which no file name can; remove it".into());
+    }
+    if bytes.len() > MAX_PATH_BYTES {
+        return Err(format!("the path is {} bytes long; use at most {MAX_PATH_BYTES}", bytes.len()));
+    }
+    if let Some(long) = bytes.split(|b| *b == b'/').map(<[u8]>::len).find(|n| *n > MAX_PATH_COMPONENT_BYTES) {
+        return Err(format!("a component of the path is {long} bytes long; use at most {MAX_PATH_COMPONENT_BYTES}"));
+    }
+    Ok(std::path::PathBuf::from(path))
+}
+
 /// Whether `name` is usable as a group id or topic: it becomes a directory
-/// name in merkql and must stay inside the log directory.
+/// name in merkql and must stay inside the log directory, so `/`, `\`,
+/// `..` (any leading `.`), NUL, every other byte but letters, digits, `-`,
+/// `_` and `.`, the empty name and names over `max_bytes` are refused.
 pub(crate) fn is_safe_name(name: &str, max_bytes: usize) -> bool {
     !name.is_empty()
         && name.len() <= max_bytes
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_PATH_BYTES, MAX_PATH_COMPONENT_BYTES, check_path, is_safe_name};
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn paths_are_refused_when_empty_with_nul_or_over_the_limits() {
+        let refused = |path: &[u8], why: &str| {
+            let error = check_path(OsStr::from_bytes(path)).unwrap_err();
+            assert!(error.contains(why), "{error}");
+        };
+        refused(b"", "empty");
+        refused(b"logs/a\0b", "NUL");
+        refused(&vec![b'a'; MAX_PATH_COMPONENT_BYTES + 1], "component of the path is 256 bytes");
+        refused("a/".repeat(MAX_PATH_BYTES / 2 + 1).as_bytes(), "4096 bytes long; use at most 4095");
+        for fine in ["../logs", "a\\b", "/tmp/x", "./y/", "\u{e9}t\u{e9}"] {
+            assert_eq!(check_path(OsStr::new(fine)).unwrap(), std::path::PathBuf::from(fine));
+        }
+        let longest_component = "a".repeat(MAX_PATH_COMPONENT_BYTES);
+        assert!(check_path(OsStr::new(&longest_component)).is_ok());
+        let longest = format!("{}{}/{longest_component}", format!("{}/", "b".repeat(254)).repeat(15), "c".repeat(14));
+        assert_eq!(longest.len(), MAX_PATH_BYTES);
+        assert!(check_path(OsStr::new(&longest)).is_ok());
+        assert!(check_path(OsStr::new(&format!("{longest}c"))).is_err());
+    }
+
+    #[test]
+    fn names_hold_only_safe_bytes() {
+        for bad in ["", "/", "a/b", "\\", "a\\b", "..", ".x", "a\0b", "a b", "\u{e9}"] {
+            assert!(!is_safe_name(bad, 16), "{bad:?}");
+        }
+        assert!(!is_safe_name(&"a".repeat(17), 16));
+        for good in ["a", "cart-state", "a.b_c-1", "a..b", &"a".repeat(16)] {
+            assert!(is_safe_name(good, 16), "{good:?}");
+        }
+    }
 }

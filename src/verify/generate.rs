@@ -12,6 +12,7 @@
 
 use super::schedule::{MAX_PHASES, Phase, Schedule};
 use crate::domain::HistoryRecord;
+use crate::log::Fault;
 use crate::runner::CrashPoint;
 use proptest::prelude::*;
 
@@ -110,6 +111,43 @@ pub fn with_restarts(cases: impl Strategy<Value = Case>) -> impl Strategy<Value 
             .collect();
         let schedule = Schedule::new(case.schedule.partitions(), phases, case.schedule.late_join())
             .expect("the same bounds as the case's own schedule");
+        Case { schedule, ..case }
+    })
+}
+
+/// One fault, any kind; partitions and offsets are small numbers, taken
+/// modulo what the log holds when the fault applies ([`Fault`]).
+pub fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::CorruptGroupOffsets),
+        Just(Fault::DeleteGroupOffsets),
+        (0..MAX_GENERATED_PARTITIONS, 1..8u64).prop_map(|(partition, evict)| Fault::Retention { partition, evict }),
+        (0..MAX_GENERATED_PARTITIONS, 1..4u64)
+            .prop_map(|(partition, records)| Fault::TruncateIndexTail { partition, records }),
+        (0..MAX_GENERATED_PARTITIONS, 0..64u64)
+            .prop_map(|(partition, offset)| Fault::MissingObject { partition, offset }),
+        (0..MAX_GENERATED_PARTITIONS, 0..64u64)
+            .prop_map(|(partition, offset)| Fault::FlipPayloadByte { partition, offset }),
+        Just(Fault::PollError),
+    ]
+}
+
+/// `cases` with faults: about one phase in four injects one or two
+/// [`fault`]s. The faults belong to their phase, and phases to the record
+/// they follow, so they shrink away with the history; each fault then
+/// shrinks on its own (fewer faults, smaller numbers).
+pub fn with_faults(cases: impl Strategy<Value = Case>) -> impl Strategy<Value = Case> {
+    let faults = prop_oneof![3 => Just(Vec::new()), 1 => prop::collection::vec(fault(), 1..=2)];
+    (cases, prop::collection::vec(faults, MAX_PHASES)).prop_map(|(case, faults)| {
+        let phases = case
+            .schedule
+            .phases()
+            .iter()
+            .zip(faults)
+            .map(|(phase, faults)| Phase { faults, ..phase.clone() })
+            .collect();
+        let schedule = Schedule::new(case.schedule.partitions(), phases, case.schedule.late_join())
+            .expect("at most two faults a phase, within the bounds");
         Case { schedule, ..case }
     })
 }

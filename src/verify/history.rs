@@ -33,6 +33,8 @@ struct PartitionState {
     appended_at: Vec<u64>,
     /// Whether the latest append at each offset was read back intact.
     seen: Vec<bool>,
+    /// Whether the latest append at each offset was reported lost.
+    lost: Vec<bool>,
     /// The highest offset appended so far.
     last_sent: Option<u64>,
     /// (sequence number, highest offset) of every poll block read.
@@ -89,9 +91,10 @@ impl History {
             partition.acked.resize(index + 1, None);
             partition.appended_at.resize(index + 1, 0);
             partition.seen.resize(index + 1, false);
+            partition.lost.resize(index + 1, false);
         }
         if partition.acked[index].is_some() {
-            let lost = !partition.seen[index];
+            let lost = !partition.seen[index] && !partition.lost[index];
             self.anomalies.add(Kind::InconsistentOffsets, None, &[position], || {
                 format!("two appends were acknowledged at partition {}, offset {offset}", position.partition)
             });
@@ -107,6 +110,7 @@ impl History {
         partition.acked[index] = Some(fingerprint);
         partition.appended_at[index] = sequence;
         partition.seen[index] = false;
+        partition.lost[index] = false;
     }
 
     fn opened(&mut self, group: &str) -> usize {
@@ -165,6 +169,24 @@ impl History {
         }
     }
 
+    /// The log says where its partitions end: acknowledged records at or
+    /// past an end are gone (a truncated index), read before or not: no
+    /// later reader can see them.
+    fn observed_ends(&mut self, ends: &[u64]) {
+        for (p, (partition, &end)) in self.partitions.iter_mut().zip(ends).enumerate() {
+            for offset in end as usize..partition.acked.len() {
+                if partition.acked[offset].is_none() || partition.lost[offset] {
+                    continue;
+                }
+                let position = Position { partition: p as u32, offset: offset as u64 };
+                self.anomalies.add(Kind::LostWrite, None, &[position], || {
+                    format!("partition {p} now ends at offset {end}, below the record acknowledged at offset {offset}")
+                });
+                partition.lost[offset] = true;
+            }
+        }
+    }
+
     /// A failed poll may have moved the consumer anywhere up to the end.
     fn poll_failed(&mut self, consumer: usize) {
         self.next_sequence();
@@ -192,7 +214,7 @@ impl History {
     pub fn finish(mut self) -> Vec<Anomaly> {
         for (p, partition) in self.partitions.iter().enumerate() {
             for (offset, seen) in partition.seen.iter().enumerate() {
-                if *seen || partition.acked[offset].is_none() {
+                if *seen || partition.lost[offset] || partition.acked[offset].is_none() {
                     continue;
                 }
                 let position = Position { partition: p as u32, offset: offset as u64 };
@@ -264,7 +286,9 @@ impl Log for Recording<'_> {
         Ok(positions)
     }
     fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
-        self.inner.end_offsets()
+        let ends = self.inner.end_offsets()?;
+        lock(&self.history).observed_ends(&ends);
+        Ok(ends)
     }
     fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
         let inner = self.inner.consumer(group_id)?;
@@ -320,10 +344,16 @@ impl GroupConsumer for RecordingConsumer {
 /// expected of it.
 pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly> {
     let mut anomalies = Anomalies::default();
-    // The latest record produced at each position, by history index.
+    // The latest record produced at each position, by history index. A
+    // position the log gave out twice (the history checker names that) is
+    // ambiguous: runners report positions, not records, so what was
+    // applied there is not judged.
     let mut produced_index: HashMap<Position, usize> = HashMap::with_capacity(execution.produced.len());
+    let mut reused: HashSet<Position> = HashSet::new();
     for (index, (position, _)) in execution.produced.iter().enumerate() {
-        produced_index.insert(*position, index);
+        if produced_index.insert(*position, index).is_some() {
+            reused.insert(*position);
+        }
     }
     let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
     for trace in execution.traces() {
@@ -341,6 +371,9 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
         for phase in &trace.phases {
             for report in phase.reports() {
                 for position in &report.applied {
+                    if reused.contains(position) {
+                        continue;
+                    }
                     let count = applied_count.entry(*position).or_default();
                     *count += 1;
                     if *count == 2 {
@@ -394,7 +427,7 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
         };
         let mut skipped: Vec<Position> = produced_index
             .keys()
-            .filter(|p| !rejected.contains(p) && !applied_count.contains_key(p) && expected(p))
+            .filter(|p| !rejected.contains(p) && !reused.contains(p) && !applied_count.contains_key(p) && expected(p))
             .copied()
             .collect();
         skipped.sort_unstable();

@@ -2,7 +2,7 @@
 //! command is these steps with the production system; the test suite runs
 //! the same steps with planted bugs, so a saved failure is known to replay.
 
-use super::check::{Violation, check_all};
+use super::check::{Violation, check_all, check_under_faults};
 use super::execute::{ExecuteError, Execution, System};
 use super::replay_file::{self, ReplayFile};
 use super::schedule::{Schedule, ScheduleError};
@@ -81,7 +81,8 @@ impl<D: Domain> Verdict<D> {
 }
 
 /// Runs `file`'s history under `schedule` on `log` (new and empty) and
-/// checks every property.
+/// checks every property, or, when the schedule injects faults, the
+/// properties that hold under faults ([`super::check::under_faults`]).
 pub fn run<S: System>(
     system: &S,
     file: &ReplayFile,
@@ -100,6 +101,6 @@ pub fn run_with_progress<S: System>(
     progress: &mut dyn FnMut(super::Stage),
 ) -> Result<Verdict<S::Domain>, ExecuteError> {
     let execution = super::execute_with_progress(system, &file.history, schedule, log, progress)?;
-    let violations = check_all(&execution);
+    let violations = if schedule.has_faults() { check_under_faults(&execution) } else { check_all(&execution) };
     Ok(Verdict { execution, violations })
 }

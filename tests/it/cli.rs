@@ -210,13 +210,17 @@ fn replay_json_shows_every_projection() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
     let mut expected: Vec<String> =
-        ["events", "partitions", "split_at", "agree", "violations", "rejected"].map(String::from).to_vec();
+        ["events", "partitions", "split_at", "agree", "violations", "anomalies", "faults", "rejected"]
+            .map(String::from)
+            .to_vec();
     // Then one field per registered projection, in name order.
     let mut projections: Vec<String> =
         event_sourced_cart::cart::Cart.projections().iter().map(|p| p.group_id().replace('-', "_")).collect();
     projections.sort();
     expected.extend(projections);
     assert_eq!(fields, expected);
+    assert_eq!(json["anomalies"], serde_json::json!([]), "a clean history has no anomaly");
+    assert_eq!(json["faults"], serde_json::json!([]));
     for field in ["cart_state", "revenue", "units_sold"] {
         assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
     }
@@ -501,4 +505,28 @@ fn broken_headers_a_final_cr_and_an_unusable_scratch_dir_are_named() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn over_long_or_empty_paths_are_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("a".repeat(300));
+    let long = long.to_str().unwrap();
+    for args in [
+        vec!["--data-dir", long],
+        vec!["project", "--data-dir", long],
+        vec!["views", "--store", long],
+        vec!["append", "--data-dir", "x", long],
+        vec!["--data-dir", ""],
+    ] {
+        let out = cart(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("use at most 255") || stderr.contains("the path is empty"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("CART_SCRATCH_DIR", long).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CART_SCRATCH_DIR") && stderr.contains("use at most 255"), "{stderr}");
 }

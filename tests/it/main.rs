@@ -13,6 +13,7 @@ mod crash;
 mod decoder;
 mod durable;
 mod executor;
+mod faults;
 mod hostile_text;
 mod merkql_anomalies;
 mod other_domain;

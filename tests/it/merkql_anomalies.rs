@@ -163,3 +163,17 @@ fn faults_that_reopen_the_broker_wait_for_every_consumer() {
     consumer.close().unwrap();
     log.inject(&Fault::DeleteGroupOffsets).unwrap();
 }
+
+#[test]
+fn damaging_an_object_already_missing_does_nothing_and_says_so() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::MissingObject { partition: 0, offset: 1 }).unwrap();
+    for fault in [Fault::MissingObject { partition: 0, offset: 1 }, Fault::FlipPayloadByte { partition: 0, offset: 5 }]
+    {
+        let done = log.inject(&fault).unwrap();
+        assert!(done.contains("already missing"), "{done}");
+    }
+    let error = log.record_at(Position { partition: 0, offset: 1 }).unwrap_err();
+    assert!(matches!(error, LogError::Damaged { anomaly: Kind::LostWrite, offset: 1, .. }), "{error}");
+    assert_eq!(log.record_at(Position { partition: 0, offset: 4 }).unwrap(), None, "past the end");
+}
