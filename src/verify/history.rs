@@ -440,3 +440,182 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
     }
     anomalies.into_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cart::Cart;
+    use crate::domain::{AnyView, HistoryRecord, Model};
+    use crate::runner::PhaseReport;
+    use crate::verify::execute::{PhaseTrace, Stop, Trace};
+
+    fn at(partition: u32, offset: u64) -> Position {
+        Position { partition, offset }
+    }
+
+    fn record(partition: u32, offset: u64, value: &str) -> LogRecord {
+        LogRecord { topic: "t".into(), partition, offset, key: Some("k".into()), value: value.into() }
+    }
+
+    fn kinds(anomalies: &[Anomaly]) -> Vec<Kind> {
+        anomalies.iter().map(|a| a.kind).collect()
+    }
+
+    /// A history of one partition holding `values` at offsets 0, 1, ...
+    fn appended(values: &[&str]) -> History {
+        let mut history = History::new(2);
+        for (offset, value) in values.iter().enumerate() {
+            history.appended(at(0, offset as u64), fingerprint(Some("k"), value));
+        }
+        history
+    }
+
+    #[test]
+    fn a_clean_history_has_no_anomaly() {
+        let mut history = appended(&["a", "b", "c"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a"), record(0, 1, "b")]);
+        history.committed(consumer);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 2, "c")]);
+        history.observed_ends(&[3, 0]);
+        assert_eq!(kinds(&history.finish()), []);
+    }
+
+    #[test]
+    fn each_log_level_anomaly_is_named() {
+        // poll-skip, then lost-write of the skipped record.
+        let mut history = appended(&["a", "b", "c"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a"), record(0, 2, "c")]);
+        let anomalies = history.finish();
+        assert_eq!(kinds(&anomalies), [Kind::LostWrite, Kind::PollSkip]);
+        assert_eq!(anomalies[1].positions, [at(0, 1)]);
+        assert_eq!(anomalies[1].group.as_deref(), Some("g"));
+
+        // unseen: nobody read it, nobody read past it.
+        let mut history = appended(&["a", "b"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a")]);
+        assert_eq!(kinds(&history.finish()), [Kind::Unseen]);
+
+        // nonmonotonic-poll: the group's commit is lost, it reads again.
+        let mut history = appended(&["a", "b"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a"), record(0, 1, "b")]);
+        history.committed(consumer);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a")]);
+        assert_eq!(kinds(&history.finish()), [Kind::NonmonotonicPoll]);
+
+        // inconsistent-offsets: another value read than was written.
+        let mut history = appended(&["a"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "x")]);
+        assert_eq!(kinds(&history.finish()), [Kind::Unseen, Kind::InconsistentOffsets]);
+
+        // duplicate: the record written at 0 read at 1.
+        let mut history = appended(&["a", "b"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a"), record(0, 1, "a")]);
+        assert_eq!(kinds(&history.finish()), [Kind::Unseen, Kind::Duplicate]);
+
+        // nonmonotonic-send and inconsistent-offsets: an offset given twice;
+        // the first record, never read, is lost.
+        let mut history = appended(&["a", "b"]);
+        history.appended(at(0, 1), fingerprint(Some("k"), "c"));
+        let kinds_found = kinds(&history.finish());
+        assert_eq!(kinds_found, [Kind::LostWrite, Kind::Unseen, Kind::NonmonotonicSend, Kind::InconsistentOffsets]);
+
+        // lost-write: the partition's end falls below an acknowledged record.
+        let mut history = appended(&["a", "b"]);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 0, "a"), record(0, 1, "b")]);
+        history.observed_ends(&[1, 0]);
+        history.observed_ends(&[1, 0]);
+        let anomalies = history.finish();
+        assert_eq!(kinds(&anomalies), [Kind::LostWrite]);
+        assert_eq!((anomalies[0].count, anomalies[0].positions.clone()), (1, vec![at(0, 1)]), "reported once");
+    }
+
+    #[test]
+    fn a_failed_poll_makes_the_next_positions_unknown_not_anomalous() {
+        let mut history = appended(&["a", "b", "c"]);
+        let consumer = history.opened("g");
+        history.poll_failed(consumer);
+        history.committed(consumer);
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, 2, "c")]);
+        // The group skipped 0 and 1 at the log's word (its own commit):
+        // not a poll skip. No one read them and a read went past them:
+        // lost, in Jepsen's sense (a full replay would have seen them).
+        assert_eq!(kinds(&history.finish()), [Kind::LostWrite]);
+    }
+
+    /// An execution of `produced` (cart adds under key "k") in which one
+    /// group applied `applied`, reporting `checkpoint` with the log ending at
+    /// `ends`; `stopped` if it stopped.
+    fn execution(
+        produced: usize,
+        applied: &[Position],
+        checkpoint: Option<&[(u32, u64)]>,
+        ends: &[u64],
+        stopped: bool,
+    ) -> Execution<Cart> {
+        let produced = (0..produced)
+            .map(|i| (at(0, i as u64), HistoryRecord { key: Some("k".into()), value: format!("v{i}") }))
+            .collect();
+        let report = PhaseReport {
+            applied: applied.to_vec(),
+            checkpoint: checkpoint.map(|c| c.iter().copied().collect()),
+            ..PhaseReport::default()
+        };
+        let trace = Trace {
+            projection: "p".into(),
+            group_id: "p-incremental".into(),
+            phases: vec![PhaseTrace {
+                phase: 0,
+                expected_new: Vec::new(),
+                crashed: None,
+                committed: report,
+                failed_polls: 0,
+                log_ends: ends.to_vec(),
+            }],
+            view: AnyView::new(0u32),
+            rejected: Vec::new(),
+            stopped: stopped.then(|| Stop { phase: 0, anomaly: Kind::PollSkip, message: "stopped".into() }),
+        };
+        Execution {
+            produced,
+            incremental: vec![trace],
+            late: None,
+            full: Vec::new(),
+            block_orders: Vec::new(),
+            model: Model::default(),
+            faults: Vec::new(),
+            anomalies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_projection_level_anomaly_is_named() {
+        let found = |e: &Execution<Cart>| kinds(&projection_anomalies(e));
+        assert_eq!(found(&execution(2, &[at(0, 0), at(0, 1)], Some(&[(0, 2)]), &[2], false)), []);
+        assert_eq!(found(&execution(2, &[at(0, 0), at(0, 1), at(0, 1)], None, &[2], false)), [Kind::DuplicateApply]);
+        assert_eq!(found(&execution(2, &[at(0, 1)], None, &[2], false)), [Kind::SkippedApply]);
+        assert_eq!(found(&execution(2, &[at(0, 1), at(0, 0)], None, &[2], false)), [Kind::PerKeyReorder]);
+        assert_eq!(
+            found(&execution(2, &[at(0, 0), at(0, 1)], Some(&[(0, 3)]), &[2], false)),
+            [Kind::CheckpointAheadOfLog]
+        );
+        assert_eq!(
+            found(&execution(2, &[at(0, 0), at(0, 1)], Some(&[(0, 1)]), &[2], false)),
+            [Kind::CheckpointBehindView]
+        );
+        // A stopped group is expected to have applied only what its
+        // checkpoint covers; its stop is reported under its own name.
+        assert_eq!(found(&execution(3, &[at(0, 0)], Some(&[(0, 1)]), &[3], true)), [Kind::PollSkip]);
+        assert_eq!(found(&execution(3, &[], Some(&[(0, 1)]), &[3], true)), [Kind::PollSkip, Kind::SkippedApply]);
+        assert_eq!(found(&execution(3, &[], None, &[3], true)), [Kind::PollSkip]);
+    }
+}

@@ -3,9 +3,12 @@
 //! store refuses what it cannot trust with a named error.
 
 use crate::support::{proptest_config, scratch_log};
+use event_sourced_cart::anomaly::Kind;
+use event_sourced_cart::cart::event::DomainEvent;
 use event_sourced_cart::cart::generate::case_with;
+use event_sourced_cart::cart::projection::{CartState, CartStateView};
 use event_sourced_cart::cart::{Cart, TOPIC};
-use event_sourced_cart::domain::Domain;
+use event_sourced_cart::domain::{AnyView, BoxedProjection, Domain, Model, Produced, Projection, fold, register};
 use event_sourced_cart::durable::DurableRunner;
 use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
@@ -15,6 +18,8 @@ use event_sourced_cart::verify::generate::with_restarts;
 use event_sourced_cart::verify::replay_file::write_failure;
 use event_sourced_cart::verify::{Case, Durable, execute};
 use proptest::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 /// Runs `case` on a fresh log and a fresh store with the durable system.
 fn run_durable(case: &Case) -> Result<(), String> {
@@ -217,4 +222,139 @@ fn a_store_of_another_log_or_a_newer_version_is_refused() {
     let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
     assert!(matches!(error, RunError::Store(StoreError::NewerSchema { .. })), "{error}");
     assert_eq!(TOPIC, log.topic());
+}
+
+/// Panics once, when armed, on the first add of item "boom" (after the
+/// event changed its state); otherwise the real `CartState`, named `name`.
+struct PanicsOnce {
+    name: &'static str,
+    armed: Arc<AtomicBool>,
+    state: CartState,
+}
+
+impl Projection for PanicsOnce {
+    type Event = DomainEvent;
+    type View = CartStateView;
+    fn group_id(&self) -> &str {
+        self.name
+    }
+    fn apply(&mut self, event: &DomainEvent) {
+        self.state.apply(event);
+        if matches!(event, DomainEvent::AddItem { item, .. } if item == "boom") && self.armed.swap(false, SeqCst) {
+            panic!("boom in apply, after the event changed the state");
+        }
+    }
+    fn view(&self) -> CartStateView {
+        self.state.view()
+    }
+    fn state_version(&self) -> Option<u32> {
+        self.state.state_version()
+    }
+    fn save_entry(&self, key: &str) -> Option<String> {
+        self.state.save_entry(key)
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        self.state.load_entry(key, state)
+    }
+}
+
+/// The cart domain with a `PanicsOnce` named "cart-state" as its one
+/// projection, armed by `armed`.
+#[derive(Clone)]
+struct PanickyCart {
+    armed: Arc<AtomicBool>,
+}
+
+impl Domain for PanickyCart {
+    type Event = DomainEvent;
+    type Rejection = <Cart as Domain>::Rejection;
+    fn topic(&self) -> &str {
+        Cart.topic()
+    }
+    fn decode(&self, value: &str) -> Result<DomainEvent, Self::Rejection> {
+        Cart.decode(value)
+    }
+    fn key<'e>(&self, event: &'e DomainEvent) -> &'e str {
+        Cart.key(event)
+    }
+    fn projections(&self) -> Vec<BoxedProjection<DomainEvent>> {
+        vec![register(PanicsOnce { name: "cart-state", armed: Arc::clone(&self.armed), state: CartState::new() })]
+    }
+    fn model(&self, produced: &[Produced]) -> Model {
+        Cart.model(produced)
+    }
+}
+
+const BOOM: &str = r#"{"type":"AddItem","cart_id":"cart-0","item":"boom","qty":1,"price":2}"#;
+
+fn log_values(log: &MerkqlLog) -> Vec<String> {
+    let mut consumer = log.consumer("read-all").unwrap();
+    let values = consumer.poll().unwrap().into_iter().map(|r| r.value).collect();
+    consumer.close().unwrap();
+    values
+}
+
+#[test]
+fn a_panic_in_apply_stores_nothing_of_the_batch_and_the_next_phase_resumes_from_the_store() {
+    let (dir, log) = log_with(1, 3);
+    log.append(Some("cart-0"), BOOM).unwrap();
+    log.append(Some("cart-1"), r#"{"type":"AddItem","cart_id":"cart-1","item":"after","qty":1,"price":3}"#).unwrap();
+    let store = dir.path().join("views.sqlite");
+    let domain = PanickyCart { armed: Arc::new(AtomicBool::new(true)) };
+    let projection = domain.projections().into_iter().next().unwrap();
+    let mut durable = DurableRunner::new(domain, projection, "cart-state", store.clone());
+    let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(&error, RunError::ProjectionPanicked { partition: 0, offset: 3, .. }), "{error}");
+    assert!(error.to_string().contains("boom in apply"), "{error}");
+    assert_eq!(error.anomaly(), Some(Kind::ApplyPanic));
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    let stored: i64 = connection.query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 0, "nothing of the batch was stored");
+    // The state the panic left half-applied is gone: the next phase
+    // reloads from the store and applies everything once.
+    let report = durable.phase(&log, PhaseOptions::default()).unwrap();
+    assert_eq!(report.applied.len(), 5);
+    let expected = fold(CartState::new(), log_values(&log).iter().map(|v| Cart.decode(v).unwrap()));
+    assert_eq!(durable.view(), AnyView::new(expected));
+}
+
+#[test]
+fn a_panic_in_a_projection_its_domain_cannot_rebuild_stops_every_later_phase() {
+    let (dir, log) = log_with(1, 1);
+    log.append(Some("cart-0"), BOOM).unwrap();
+    let armed = Arc::new(AtomicBool::new(true));
+    let projection = register(PanicsOnce { name: "not-registered", armed, state: CartState::new() });
+    let mut durable = DurableRunner::new(Cart, projection, "other", dir.path().join("views.sqlite"));
+    let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(error, RunError::ProjectionPanicked { .. }), "{error}");
+    let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
+    assert!(matches!(&error, RunError::NotRebuildable(group) if group == "\"other\""), "{error}");
+}
+
+#[test]
+fn a_store_of_schema_version_1_is_upgraded_when_opened() {
+    let (dir, log) = log_with(1, 3);
+    let store = dir.path().join("views.sqlite");
+    let mut first = runner(&store);
+    first.phase(&log, PhaseOptions::default()).expect("phase");
+    first.release_consumer().expect("release");
+    drop(first);
+    let connection = rusqlite::Connection::open(&store).expect("open the store");
+    connection
+        .execute_batch(
+            "ALTER TABLE checkpoints DROP COLUMN last_digest;
+             UPDATE store_meta SET value = '1' WHERE key = 'schema_version';",
+        )
+        .expect("make it a version 1 store");
+    drop(connection);
+    log.append(Some("cart-0"), r#"{"type":"Checkout","cart_id":"cart-0"}"#).expect("append");
+    let mut second = runner(&store);
+    let report = second.phase(&log, PhaseOptions::default()).expect("a version 1 store is read");
+    assert_eq!(report.applied.len(), 1, "it resumed from the version 1 checkpoint");
+    let connection = rusqlite::Connection::open(&store).expect("open the store");
+    let version: String =
+        connection.query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, "2");
+    let digest: Option<String> = connection.query_row("SELECT last_digest FROM checkpoints", [], |r| r.get(0)).unwrap();
+    assert_eq!(digest.map(|d| d.len()), Some(16), "the new checkpoint has its digest");
 }

@@ -10,6 +10,7 @@
 
 use crate::support::broken::{DecodeBug, ProjectionBug, RunnerBug, decode_bug, no_bug, projection_bug, runner_bug};
 use crate::support::{evaluate, scratch_log};
+use event_sourced_cart::anomaly::Kind;
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::DomainEvent;
 use event_sourced_cart::cart::generate::{NEAR_CENT_PRICES, NoiseKind, case, case_with, case_with_noise};
@@ -18,6 +19,7 @@ use event_sourced_cart::verify::check::{
     self, Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
     check_per_key_ordering, check_redelivery, check_split_equivalence,
 };
+use event_sourced_cart::verify::generate::with_faults;
 use event_sourced_cart::verify::replay::{self, Exit};
 use event_sourced_cart::verify::replay_file::render;
 use event_sourced_cart::verify::{Case, Schedule, System, Violation};
@@ -185,6 +187,40 @@ fn redelivery_catches_a_runner_that_applies_redeliveries_twice() {
 fn redelivery_catches_a_runner_that_commits_before_applying() {
     let (violation, ..) = counterexample(&runner_bug(RunnerBug::CommitsBeforeApplying), check_redelivery);
     assert!(matches!(violation, Violation::Redelivery { .. }), "{violation}");
+}
+
+#[test]
+fn history_catches_a_runner_that_applies_redeliveries_twice() {
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::NoDuplicateTracking), check::check_history);
+    assert!(matches!(&violation, Violation::Anomaly(a) if a.kind == Kind::DuplicateApply), "{violation}");
+}
+
+#[test]
+fn history_catches_a_runner_that_drops_the_last_record_of_a_poll() {
+    let (violation, ..) = counterexample(&runner_bug(RunnerBug::DropsLastRecord), check::check_history);
+    assert!(matches!(&violation, Violation::Anomaly(a) if a.kind == Kind::SkippedApply), "{violation}");
+}
+
+#[test]
+fn no_silent_divergence_catches_a_runner_that_trusts_the_log_under_faults() {
+    // A crashed poll or a lost offsets.bin, whichever shrinks smaller:
+    // both redeliver, and the runner applies again.
+    let (violation, ..) = counterexample_in(
+        &runner_bug(RunnerBug::NoDuplicateTracking),
+        check::check_no_silent_divergence,
+        with_faults(case_with(SEARCH_EVENTS)),
+    );
+    assert!(matches!(violation, Violation::SilentDivergence { .. }), "{violation}");
+}
+
+#[test]
+fn runner_anomalies_catches_a_runner_that_trusts_the_log_under_faults() {
+    let (violation, ..) = counterexample_in(
+        &runner_bug(RunnerBug::NoDuplicateTracking),
+        check::check_runner_anomalies,
+        with_faults(case_with(SEARCH_EVENTS)),
+    );
+    assert!(matches!(&violation, Violation::Anomaly(a) if a.kind == Kind::DuplicateApply), "{violation}");
 }
 
 #[test]
