@@ -17,6 +17,7 @@ mod faults;
 mod hostile_text;
 mod merkql_anomalies;
 mod other_domain;
+mod poison;
 mod projector;
 mod properties;
 mod properties_catch_bugs;
