@@ -213,3 +213,36 @@ fn a_failure_file_carries_its_faults_and_replays_them() {
     let stop = verdict.execution.incremental[0].stopped.as_ref().map(|s| s.anomaly);
     assert_eq!(stop, Some(Kind::InconsistentOffsets));
 }
+
+/// The replay files of `KNOWN-ANOMALIES.md` replay with the durable
+/// runner to exit 0 (no silent divergence), each naming what it shows.
+#[test]
+fn every_known_anomaly_file_replays_with_its_named_anomalies() {
+    let expected: [(&str, &[Kind]); 7] = [
+        ("corrupt-group-offsets", &[Kind::NonmonotonicPoll]),
+        ("delete-group-offsets", &[Kind::NonmonotonicPoll]),
+        ("retention", &[Kind::PollSkip]),
+        ("truncate-index-tail", &[Kind::LostWrite, Kind::NonmonotonicSend, Kind::CheckpointAheadOfLog]),
+        ("missing-object", &[Kind::PollSkip]),
+        ("flip-payload-byte", &[Kind::InconsistentOffsets]),
+        ("poll-error", &[]),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/anomalies");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), expected.len(), "a file per class, each tested");
+    for (name, kinds_named) in expected {
+        let file = replay::load(&Cart, &dir.join(format!("{name}.jsonl"))).unwrap();
+        let schedule = file.schedule.clone().unwrap();
+        let (_log_dir, mut log) = scratch_log(schedule.partitions());
+        let (_store_dir, system) = durable();
+        let verdict = replay::run(&system, &file, &schedule, &mut log).unwrap();
+        assert_eq!(verdict.exit(), Exit::Agree, "{name}: {:?}", verdict.violations);
+        let found = kinds(&verdict.execution);
+        for kind in kinds_named {
+            assert!(found.contains(kind), "{name}: {kind} in {found:?}");
+        }
+        if kinds_named.is_empty() {
+            assert_eq!(found, [], "{name}");
+            assert_eq!(verdict.execution.incremental[0].phases[1].failed_polls, 1, "{name}: the failed poll was retried");
+        }
+    }
+}
