@@ -242,7 +242,10 @@ fn every_known_anomaly_file_replays_with_its_named_anomalies() {
         }
         if kinds_named.is_empty() {
             assert_eq!(found, [], "{name}");
-            assert_eq!(verdict.execution.incremental[0].phases[1].failed_polls, 1, "{name}: the failed poll was retried");
+            assert_eq!(
+                verdict.execution.incremental[0].phases[1].failed_polls, 1,
+                "{name}: the failed poll was retried"
+            );
         }
     }
 }

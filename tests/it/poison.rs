@@ -8,6 +8,7 @@
 //! durable runner stores it in the view store's `rejected` table), and the
 //! rest of the stream is projected. Nothing panics.
 
+use crate::support::broken::{DecodeBug, PlantedCart};
 use crate::support::{proptest_config, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::generate::case_with;
@@ -16,7 +17,7 @@ use event_sourced_cart::record::Position;
 use event_sourced_cart::verify::check::check_all;
 use event_sourced_cart::verify::{Case, Durable, Schedule, execute};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 /// Values that are almost, or not at all, cart events.
 pub fn poison_value() -> impl Strategy<Value = String> {
@@ -69,48 +70,62 @@ pub fn poison_value() -> impl Strategy<Value = String> {
     ]
 }
 
-/// 100,000 poison values through the decoder and the model: nothing
-/// panics, every rejection says why, and the two decide every value alike.
-/// The case count is fixed (decoding is cheap; `PROPTEST_CASES` does not
-/// lower it).
+/// Decodes `values` with `domain` (under key "c") and has its model judge
+/// the same records: nothing panics, every rejection says why, and the two
+/// decide every value alike.
+fn decoded_as_the_model_decides<D: Domain>(domain: &D, values: &[String]) -> Result<(), TestCaseError> {
+    let produced: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let record = HistoryRecord { key: Some("c".into()), value: v.clone() };
+            (Position { partition: 0, offset: i as u64 }, record)
+        })
+        .collect();
+    let model = domain.model(&produced);
+    let rejected_by_model: std::collections::HashSet<u64> = model.rejected.iter().map(|p| p.offset).collect();
+    for (i, value) in values.iter().enumerate() {
+        let decoded = domain.decode(value);
+        if let Err(reason) = &decoded {
+            prop_assert!(!reason.to_string().is_empty());
+        }
+        // The key rule: an event of another cart than "c" is rejected by
+        // the model under key "c"; the decoder alone accepts it.
+        let accepted = decoded.as_ref().is_ok_and(|event| domain.key(event) == "c");
+        prop_assert_eq!(
+            accepted,
+            !rejected_by_model.contains(&(i as u64)),
+            "decoder and model disagree on {:.200}",
+            value
+        );
+    }
+    Ok(())
+}
+
+/// Values per batch: the model judges a batch at once.
+const BATCH: usize = 1_000;
+
+/// 100,000 poison values through the decoder and the model. The case count
+/// is fixed (decoding is cheap; `PROPTEST_CASES` does not lower it).
 #[test]
 fn a_hundred_thousand_poison_values_decode_without_a_panic_and_as_the_model_decides() {
     const VALUES: u32 = 100_000;
-    const BATCH: usize = 1_000;
     let config = proptest_config("proptest-regressions/poison.txt");
     let mut runner = TestRunner::new(Config { cases: VALUES / BATCH as u32, ..config });
     let batches = prop::collection::vec(poison_value(), BATCH);
-    runner
-        .run(&batches, |values| {
-            let produced: Vec<_> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let record = HistoryRecord { key: Some("c".into()), value: v.clone() };
-                    (Position { partition: 0, offset: i as u64 }, record)
-                })
-                .collect();
-            let model = Cart.model(&produced);
-            let rejected_by_model: std::collections::HashSet<u64> = model.rejected.iter().map(|p| p.offset).collect();
-            for (i, value) in values.iter().enumerate() {
-                let decoded = Cart.decode(value);
-                if let Err(reason) = &decoded {
-                    prop_assert!(!reason.to_string().is_empty());
-                }
-                // The key rule: an event of another cart than "c" is
-                // rejected by the model under key "c"; the decoder alone
-                // accepts it.
-                let accepted = decoded.as_ref().is_ok_and(|event| Cart.key(event) == "c");
-                prop_assert_eq!(
-                    accepted,
-                    !rejected_by_model.contains(&(i as u64)),
-                    "decoder and model disagree on {:.200}",
-                    value
-                );
-            }
-            Ok(())
-        })
-        .unwrap();
+    runner.run(&batches, |values| decoded_as_the_model_decides(&Cart, &values)).unwrap();
+}
+
+/// The same check, against the decoder with one rule relaxed (a field
+/// named twice: its last copy wins), must fail.
+#[test]
+fn the_poison_check_catches_a_decoder_that_lets_duplicated_fields_through() {
+    let planted = PlantedCart { decode: Some(DecodeBug::LastDuplicateWins), ..PlantedCart::default() };
+    let config = Config { cases: 20, failure_persistence: None, rng_seed: RngSeed::Fixed(7), ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    let batches = prop::collection::vec(poison_value(), BATCH);
+    let error = runner.run(&batches, |values| decoded_as_the_model_decides(&planted, &values)).unwrap_err();
+    assert!(error.to_string().contains("decoder and model disagree"), "{error}");
 }
 
 /// Poison mixed into generated valid histories, some with no key or
