@@ -44,6 +44,14 @@ pub enum Fault {
     /// The next poll of any consumer fails after merkql has advanced its
     /// positions, as merkql's `poll` does when a read fails part-way.
     PollError,
+    /// Not a log fault: a projection panics in `apply`, once, on the
+    /// record after the next `after` records applied in the phase (by any
+    /// group, in the order the groups run). The harness's executor arms it
+    /// ([`crate::verify::execute`]); a log refuses it. Which record it hits
+    /// follows the order of a poll's partition blocks, which merkql varies
+    /// between consumers; what is checked (the view is right or the group
+    /// stopped with `apply-panic`) does not depend on it.
+    PanicInApply { after: u32 },
 }
 
 /// Most faults one phase may inject (explicit bound, TigerStyle).
@@ -72,6 +80,7 @@ impl Fault {
             Fault::MissingObject { .. } => "missing-object",
             Fault::FlipPayloadByte { .. } => "flip-payload-byte",
             Fault::PollError => "poll-error",
+            Fault::PanicInApply { .. } => "panic-in-apply",
         }
     }
 }
@@ -90,6 +99,7 @@ mod tests {
             Fault::MissingObject { partition: 2, offset: 3 },
             Fault::FlipPayloadByte { partition: 1, offset: 0 },
             Fault::PollError,
+            Fault::PanicInApply { after: 3 },
         ];
         for fault in faults {
             let json = serde_json::to_string(&fault).unwrap();

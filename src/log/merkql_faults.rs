@@ -85,6 +85,7 @@ impl MerkqlLog {
                 self.poll_fault.store(true, Ordering::SeqCst);
                 "the next poll fails".to_string()
             }
+            Fault::PanicInApply { .. } => return Err(LogError::FaultUnsupported(fault.name())),
         };
         Ok(done)
     }

@@ -89,9 +89,10 @@ pub struct PhaseTrace<R> {
     pub crashed: Option<PhaseReport<R>>,
     /// The poll that committed.
     pub committed: PhaseReport<R>,
-    /// Polls of this phase that failed ([`LogError::PollFailed`]) and were
-    /// retried with a new consumer.
-    pub failed_polls: usize,
+    /// Times this phase was run again after a failed poll
+    /// ([`LogError::PollFailed`]) or a projection's panic
+    /// ([`RunError::ProjectionPanicked`]), as a service would retry.
+    pub retries: usize,
     /// Each partition's end offset when the phase began polling.
     pub log_ends: Vec<u64>,
 }
@@ -255,13 +256,25 @@ struct Driven<S: System> {
 
 impl<S: System> Driven<S> {
     /// Runs one phase. A runner error naming an anomaly stops the group
-    /// (recorded, not returned); a failed poll is retried once with a new
-    /// consumer, as a service would; any other error ends the execution.
+    /// (recorded, not returned), and so does a panic that escapes the
+    /// runner (a runner that does not catch its projection's); a failed
+    /// poll or a caught panic is retried once, as a service would; any
+    /// other error ends the execution.
     fn run_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
         if self.stopped.is_some() {
             return Ok(());
         }
-        match self.try_phase(log, index, phase, produced) {
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_phase(log, index, phase, produced)))
+                .unwrap_or_else(|panic| {
+                    Err(RunError::ProjectionPanicked {
+                        group: crate::text::quoted(self.runner.group_id()),
+                        partition: 0,
+                        offset: 0,
+                        message: crate::text::quoted(&panic_message(panic.as_ref())),
+                    })
+                });
+        match outcome {
             Err(error) if let Some(anomaly) = error.anomaly() => {
                 self.stopped = Some(Stop { phase: index, anomaly, message: error.to_string() });
                 // The consumer may be mid-phase; a stopped group holds none.
@@ -274,31 +287,33 @@ impl<S: System> Driven<S> {
     fn try_phase(&mut self, log: &dyn Log, index: usize, phase: &Phase, produced: &[Produced]) -> Result<(), RunError> {
         let expected_new = produced[self.committed_upto..].iter().map(|(p, _)| *p).collect();
         let log_ends = log.end_offsets()?;
-        let mut failed_polls = 0;
+        let mut retries = 0;
         let crashed = match phase.crash {
-            Some(point) => Some(self.retrying_a_failed_poll(
+            Some(point) => Some(self.retrying_once(
                 log,
                 PhaseOptions { reuse_consumer: phase.reuse_consumer, crash: Some(point) },
-                &mut failed_polls,
+                &mut retries,
             )?),
             None => None,
         };
         let options = PhaseOptions { reuse_consumer: phase.reuse_consumer && crashed.is_none(), crash: None };
-        let committed = self.retrying_a_failed_poll(log, options, &mut failed_polls)?;
+        let committed = self.retrying_once(log, options, &mut retries)?;
         self.committed_upto = produced.len();
-        self.phases.push(PhaseTrace { phase: index, expected_new, crashed, committed, failed_polls, log_ends });
+        self.phases.push(PhaseTrace { phase: index, expected_new, crashed, committed, retries, log_ends });
         Ok(())
     }
 
-    fn retrying_a_failed_poll(
+    /// A phase, run again once with a new consumer after a failed poll or
+    /// a panic the runner caught (it has reloaded its state).
+    fn retrying_once(
         &mut self,
         log: &dyn Log,
         options: PhaseOptions,
-        failed_polls: &mut usize,
+        retries: &mut usize,
     ) -> Result<PhaseReport<<S::Domain as Domain>::Rejection>, RunError> {
         match self.runner.phase(log, options) {
-            Err(RunError::Log(LogError::PollFailed { .. })) => {
-                *failed_polls += 1;
+            Err(RunError::Log(LogError::PollFailed { .. }) | RunError::ProjectionPanicked { .. }) => {
+                *retries += 1;
                 self.runner.release_consumer()?;
                 self.runner.phase(log, PhaseOptions { reuse_consumer: false, ..options })
             }
@@ -321,18 +336,89 @@ impl<S: System> Driven<S> {
     }
 }
 
+/// A panic's message, if it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Arms [`crate::log::Fault::PanicInApply`]: how many more applies before
+/// one panics, shared by every projection the executor hands out;
+/// negative when disarmed.
+#[derive(Clone)]
+struct PanicCountdown(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl PanicCountdown {
+    fn new() -> PanicCountdown {
+        PanicCountdown(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)))
+    }
+
+    fn arm(&self, after: u32) {
+        self.0.store(i64::from(after), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn disarm(&self) {
+        self.0.store(-1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether this apply is the one that panics (then disarmed).
+    fn fires(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0.fetch_update(SeqCst, SeqCst, |left| (left >= 0).then_some(left - 1)) == Ok(0)
+    }
+
+    /// `projection`, panicking in `apply` when the countdown fires.
+    fn wrap<E: 'static>(&self, projection: BoxedProjection<E>) -> BoxedProjection<E> {
+        Box::new(Countdown { inner: projection, countdown: self.clone() })
+    }
+}
+
+/// A projection that panics when the executor's countdown fires.
+struct Countdown<E> {
+    inner: BoxedProjection<E>,
+    countdown: PanicCountdown,
+}
+
+impl<E> crate::domain::ErasedProjection<E> for Countdown<E> {
+    fn group_id(&self) -> &str {
+        self.inner.group_id()
+    }
+    fn apply(&mut self, event: &E) {
+        self.inner.apply(event);
+        assert!(
+            !self.countdown.fires(),
+            "an injected panic in apply (fault panic-in-apply), after the event was applied"
+        );
+    }
+    fn view(&self) -> AnyView {
+        self.inner.view()
+    }
+    fn state_version(&self) -> Option<u32> {
+        self.inner.state_version()
+    }
+    fn save_entry(&self, key: &str) -> Option<String> {
+        self.inner.save_entry(key)
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        self.inner.load_entry(key, state)
+    }
+}
+
 /// One group per registered projection, reading with `<projection>-<kind>`.
 struct DrivenGroups<S: System>(Vec<Driven<S>>);
 
 impl<S: System> DrivenGroups<S> {
-    fn new(system: &S, kind: &str) -> Self {
+    fn new(system: &S, kind: &str, countdown: &PanicCountdown) -> Self {
         let projections = system.domain().projections();
         DrivenGroups(
             projections
                 .into_iter()
                 .map(|projection| {
                     let name = projection.group_id().to_string();
-                    let runner = system.runner(projection, &format!("{name}-{kind}"));
+                    let runner = system.runner(countdown.wrap(projection), &format!("{name}-{kind}"));
                     Driven { runner, projection: name, phases: Vec::new(), committed_upto: 0, stopped: None }
                 })
                 .collect(),
@@ -355,11 +441,11 @@ impl<S: System> DrivenGroups<S> {
     /// A process restart: every runner is dropped with its in-memory state
     /// (its consumer closed first, as a clean shutdown would; a crash
     /// without it is a crashed phase) and rebuilt by the system.
-    fn restart(&mut self, system: &S) -> Result<(), RunError> {
+    fn restart(&mut self, system: &S, countdown: &PanicCountdown) -> Result<(), RunError> {
         self.release()?;
         for (group, projection) in self.0.iter_mut().zip(system.domain().projections()) {
             let group_id = group.runner.group_id().to_string();
-            group.runner = system.runner(projection, &group_id);
+            group.runner = system.runner(countdown.wrap(projection), &group_id);
         }
         Ok(())
     }
@@ -468,7 +554,8 @@ fn execute_recorded<S: System>(
         }
     }
     let mut produced: Vec<Produced> = Vec::with_capacity(history.len());
-    let mut incremental = DrivenGroups::new(system, "incremental");
+    let countdown = PanicCountdown::new();
+    let mut incremental = DrivenGroups::new(system, "incremental", &countdown);
     let mut late: Option<DrivenGroups<S>> = None;
     let mut faults = Vec::new();
 
@@ -491,7 +578,13 @@ fn execute_recorded<S: System>(
         if !phase.faults.is_empty() {
             DrivenGroups::release_all([Some(&mut incremental), late.as_mut()])?;
             for fault in &phase.faults {
-                let effect = log.inject(fault)?;
+                let effect = match fault {
+                    crate::log::Fault::PanicInApply { after } => {
+                        countdown.arm(*after);
+                        format!("a projection panics on the record after the next {after} applied")
+                    }
+                    _ => log.inject(fault)?,
+                };
                 faults.push(InjectedFault { phase: index, fault: fault.clone(), effect });
             }
         }
@@ -500,23 +593,24 @@ fn execute_recorded<S: System>(
             log.reopen()?;
         }
         if phase.restart {
-            incremental.restart(system)?;
+            incremental.restart(system, &countdown)?;
             if let Some(late) = late.as_mut() {
-                late.restart(system)?;
+                late.restart(system, &countdown)?;
             }
         }
         if schedule.late_join() == Some(index) {
-            late = Some(DrivenGroups::new(system, "late"));
+            late = Some(DrivenGroups::new(system, "late", &countdown));
         }
         incremental.run_phase(log, index, phase, &produced)?;
         if let Some(late) = late.as_mut() {
             late.run_phase(log, index, &Phase::default(), &produced)?;
         }
+        countdown.disarm();
     }
     debug_assert_eq!(produced.len(), history.len(), "the final phase produces the rest of the history");
 
     progress(Stage::FullReplay);
-    let mut full = DrivenGroups::new(system, "full");
+    let mut full = DrivenGroups::new(system, "full", &countdown);
     full.run_phase(log, schedule.phases().len() + 1, &Phase::default(), &produced)?;
     let full = full.finish()?;
     progress(Stage::Model);

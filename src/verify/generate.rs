@@ -129,6 +129,7 @@ pub fn fault() -> impl Strategy<Value = Fault> {
         (0..MAX_GENERATED_PARTITIONS, 0..64u64)
             .prop_map(|(partition, offset)| Fault::FlipPayloadByte { partition, offset }),
         Just(Fault::PollError),
+        (0..20u32).prop_map(|after| Fault::PanicInApply { after }),
     ]
 }
 

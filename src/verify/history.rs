@@ -578,7 +578,7 @@ mod tests {
                 expected_new: Vec::new(),
                 crashed: None,
                 committed: report,
-                failed_polls: 0,
+                retries: 0,
                 log_ends: ends.to_vec(),
             }],
             view: AnyView::new(0u32),

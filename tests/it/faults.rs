@@ -104,6 +104,7 @@ fn a_naive_runner_diverges_silently_on_every_fault_class_and_the_checker_names_i
 fn the_durable_runner_equals_the_model_or_stops_with_a_named_anomaly_on_every_fault_class() {
     let mut classes = classes();
     classes.push(("failed poll", case(phase(3, vec![Fault::PollError])), Kind::PollSkip));
+    classes.push(("panic in apply", case(phase(3, vec![Fault::PanicInApply { after: 1 }])), Kind::ApplyPanic));
     for (class, case, _) in classes {
         let (_store_dir, system) = durable();
         let execution = run(&system, &case, true);
@@ -218,7 +219,7 @@ fn a_failure_file_carries_its_faults_and_replays_them() {
 /// runner to exit 0 (no silent divergence), each naming what it shows.
 #[test]
 fn every_known_anomaly_file_replays_with_its_named_anomalies() {
-    let expected: [(&str, &[Kind]); 7] = [
+    let expected: [(&str, &[Kind]); 8] = [
         ("corrupt-group-offsets", &[Kind::NonmonotonicPoll]),
         ("delete-group-offsets", &[Kind::NonmonotonicPoll]),
         ("retention", &[Kind::PollSkip]),
@@ -226,6 +227,7 @@ fn every_known_anomaly_file_replays_with_its_named_anomalies() {
         ("missing-object", &[Kind::PollSkip]),
         ("flip-payload-byte", &[Kind::InconsistentOffsets]),
         ("poll-error", &[]),
+        ("panic-in-apply", &[]),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/anomalies");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), expected.len(), "a file per class, each tested");
@@ -242,10 +244,28 @@ fn every_known_anomaly_file_replays_with_its_named_anomalies() {
         }
         if kinds_named.is_empty() {
             assert_eq!(found, [], "{name}");
-            assert_eq!(
-                verdict.execution.incremental[0].phases[1].failed_polls, 1,
-                "{name}: the failed poll was retried"
-            );
+            assert_eq!(verdict.execution.incremental[0].phases[1].retries, 1, "{name}: the failed poll was retried");
         }
     }
+}
+
+#[test]
+fn a_panic_in_apply_is_retried_by_the_durable_runner_and_stops_the_in_memory_one() {
+    let case = case(phase(3, vec![Fault::PanicInApply { after: 1 }]));
+    let (_store_dir, system) = durable();
+    let execution = run(&system, &case, true);
+    let first = &execution.incremental[0];
+    assert_eq!(first.stopped, None);
+    assert_eq!(first.phases[1].retries, 1, "the panicking phase ran again from the store");
+    assert_eq!(Some(&first.view), execution.model.views.get(&first.projection));
+    assert_eq!(check_under_faults(&execution), []);
+
+    // The in-memory runner cannot know what the panic left half-applied:
+    // its group stops, named; the others go on.
+    let execution = run(&event_sourced_cart::verify::Production(Cart), &case, true);
+    let stop = execution.incremental[0].stopped.as_ref().expect("the in-memory runner stops");
+    assert_eq!(stop.anomaly, Kind::ApplyPanic);
+    assert!(stop.message.contains("panic-in-apply"), "{}", stop.message);
+    assert!(execution.incremental[1..].iter().all(|t| t.stopped.is_none()));
+    assert_eq!(check_under_faults(&execution), []);
 }
