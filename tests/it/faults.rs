@@ -269,3 +269,17 @@ fn a_panic_in_apply_is_retried_by_the_durable_runner_and_stops_the_in_memory_one
     assert!(execution.incremental[1..].iter().all(|t| t.stopped.is_none()));
     assert_eq!(check_under_faults(&execution), []);
 }
+
+proptest! {
+    #![proptest_config(proptest_config("proptest-regressions/faults.txt"))]
+
+    /// Without restarts (which lose an in-memory view by design), the
+    /// in-memory runner on a verified log never diverges silently either:
+    /// it skips what it applied before and stops on damage.
+    #[test]
+    fn the_in_memory_runner_never_diverges_silently_without_restarts(case in with_faults(case_with(30))) {
+        let execution = run(&event_sourced_cart::verify::Production(Cart), &case, true);
+        let violations = check_under_faults(&execution);
+        prop_assert!(violations.is_empty(), "{}", violations[0]);
+    }
+}
