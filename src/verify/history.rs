@@ -58,8 +58,16 @@ pub struct History {
     consumers: Vec<ConsumerState>,
     /// Each group's committed offsets, as the checker has followed them.
     commits: HashMap<String, Vec<Option<u64>>>,
+    /// Mismatched reads checked for a duplicate so far: each check scans
+    /// the partition, so only the first [`MAX_DUPLICATE_SEARCHES`] are.
+    duplicate_searches: usize,
     anomalies: Anomalies,
 }
+
+/// Mismatched reads searched for the record they duplicate; later ones are
+/// reported as inconsistent offsets without the search, so that a log
+/// returning every record wrong costs linear time, not quadratic.
+const MAX_DUPLICATE_SEARCHES: usize = 100;
 
 impl History {
     fn new(partitions: u32) -> History {
@@ -150,7 +158,10 @@ impl History {
                 match partition.acked.get(offset as usize).copied().flatten() {
                     Some(acked) if acked == read => partition.seen[offset as usize] = true,
                     acked => {
-                        let elsewhere = partition.acked.iter().position(|a| *a == Some(read));
+                        self.duplicate_searches += 1;
+                        let elsewhere = (self.duplicate_searches <= MAX_DUPLICATE_SEARCHES)
+                            .then(|| partition.acked.iter().position(|a| *a == Some(read)))
+                            .flatten();
                         match elsewhere {
                             Some(other) => self.anomalies.add(Kind::Duplicate, None, &[position], || {
                                 format!("partition {p}, offset {offset} returned the record appended at offset {other}")
@@ -536,6 +547,20 @@ mod tests {
         let anomalies = history.finish();
         assert_eq!(kinds(&anomalies), [Kind::LostWrite]);
         assert_eq!((anomalies[0].count, anomalies[0].positions.clone()), (1, vec![at(0, 1)]), "reported once");
+    }
+
+    #[test]
+    fn only_the_first_mismatched_reads_are_searched_for_duplicates() {
+        let values: Vec<String> = (0..=MAX_DUPLICATE_SEARCHES + 10).map(|i| format!("v{i}")).collect();
+        let mut history = appended(&values.iter().map(String::as_str).collect::<Vec<_>>());
+        let consumer = history.opened("g");
+        // Every record read one offset late: offset i holds record i-1.
+        let shifted: Vec<LogRecord> = (1..values.len()).map(|i| record(0, i as u64, &values[i - 1])).collect();
+        history.polled(consumer, &shifted);
+        let anomalies = history.finish();
+        let count = |kind| anomalies.iter().find(|a| a.kind == kind).map_or(0, |a| a.count);
+        assert_eq!(count(Kind::Duplicate), MAX_DUPLICATE_SEARCHES);
+        assert_eq!(count(Kind::InconsistentOffsets), values.len() - 1 - MAX_DUPLICATE_SEARCHES);
     }
 
     #[test]
