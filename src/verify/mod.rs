@@ -1,6 +1,7 @@
-//! The harness core, generic over the domain and the log: schedules, an
-//! executor that runs them on a real log, the property checks, partition
-//! blocks, diffs, replay files and schedule generators.
+//! The harness core, generic over the domain and the log: schedules (with
+//! their faults), an executor that runs them on a real log, the history
+//! checker that names anomalies, the property checks, partition blocks,
+//! diffs, replay files and schedule generators.
 //!
 //! It knows no domain: it reads records through [`crate::domain::Domain`]
 //! and the log through [`crate::log::Log`]. The test suite, the `replay`
