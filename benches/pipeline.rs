@@ -17,6 +17,10 @@
 //! untimed poll + decode + apply + free before each timed poll), the baseline
 //! that isolates what decoding and applying add.
 //!
+//! `pipeline/raw_poll_unverified` is `raw_poll` with the log's poll
+//! verification off: the difference is what verified polls cost (a
+//! SHA-256 of each record read, against its offset index entry).
+//!
 //! `pipeline/decode_apply`, `pipeline/decode` and `pipeline/apply` split the
 //! work on records polled before the timing (for profiling the hot path).
 //! Throughput is in records (elements) per second.
@@ -78,7 +82,7 @@ fn timed<O>(b: &mut Bencher<'_>, mut f: impl FnMut() -> O) {
 }
 
 fn bench(c: &mut Criterion) {
-    let fixture = Fixture::default_partitions(EVENTS);
+    let mut fixture = Fixture::default_partitions(EVENTS);
     let log = fixture.log();
     assert_eq!(poll(log).len(), EVENTS);
 
@@ -132,6 +136,12 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    // What verified polls cost: the same raw poll with the log's
+    // verification off (no content hash per record, no hole check).
+    let log = fixture.log.as_mut().expect("the log is open");
+    log.set_verified_reads(false);
+    let log = fixture.log();
+    group.bench_function("raw_poll_unverified", |b| timed(b, || poll(log)));
     group.finish();
 }
 

@@ -9,6 +9,9 @@
 //! - `replay/send_each`: one merkql `send` per record (`replay --send-each`):
 //!   each send rewrites the partition's whole index, so the time per event
 //!   grows with the history.
+//! - `replay/bulk_unverified`: `replay/bulk` with the log's poll
+//!   verification off (no content hash per record read, no hole check):
+//!   the ratio to `replay/bulk` is what verified polls cost.
 //!
 //! Throughput is in events (elements) per second. Logs go to tmpfs unless
 //! `CART_SCRATCH_DIR` says otherwise.
@@ -34,25 +37,27 @@ fn file(n: usize) -> (ReplayFile, Schedule) {
 }
 
 /// One replay on a fresh scratch log; it must agree.
-fn run(file: &ReplayFile, schedule: &Schedule, send_each: bool) {
+fn run(file: &ReplayFile, schedule: &Schedule, send_each: bool, verified: bool) {
     let dir = event_sourced_cart::settings::scratch_dir().expect("a scratch directory");
-    let log = MerkqlLog::create(dir.path(), TOPIC, PARTITIONS).expect("a new log");
+    let mut log = MerkqlLog::create(dir.path(), TOPIC, PARTITIONS).expect("a new log");
+    log.set_verified_reads(verified);
     let mut log: Box<dyn Log> = if send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
     let verdict = replay::run(&Production(Cart), file, schedule, log.as_mut()).expect("the replay runs");
     assert_eq!(verdict.exit(), Exit::Agree, "{:?}", verdict.violations);
 }
 
 fn bench(c: &mut Criterion) {
-    for (name, send_each, all) in [
-        ("replay/bulk", false, &[1_000, 10_000, 100_000, 1_000_000][..]),
-        ("replay/send_each", true, &[1_000, 10_000][..]),
+    for (name, send_each, verified, all) in [
+        ("replay/bulk", false, true, &[1_000, 10_000, 100_000, 1_000_000][..]),
+        ("replay/bulk_unverified", false, false, &[1_000, 10_000, 100_000][..]),
+        ("replay/send_each", true, true, &[1_000, 10_000][..]),
     ] {
         let mut group = c.benchmark_group(name);
         lean(&mut group, 10, Duration::from_secs(20));
         for n in sizes(all) {
             let (file, schedule) = file(n);
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_function(label(n), |b| b.iter(|| run(&file, &schedule, send_each)));
+            group.bench_function(label(n), |b| b.iter(|| run(&file, &schedule, send_each, verified)));
         }
         group.finish();
     }

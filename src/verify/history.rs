@@ -5,6 +5,11 @@
 //! run ([`projection_anomalies`]). Both report named anomalies
 //! ([`crate::anomaly`]).
 //!
+//! Appends are recorded when the log acknowledges them (returns their
+//! positions); an append that fails ends the execution (the log failed),
+//! so there are no indeterminate writes to judge. Polls are recorded per
+//! consumer instance and group, commits when they succeed.
+//!
 //! Memory stays linear and small: per appended record, one 8-byte
 //! fingerprint and a seen flag; per poll, one entry per partition block.
 //! Records are compared by a fingerprint of key and value (foldhash with a
