@@ -600,6 +600,9 @@ mod tests {
         consumer.commit().unwrap();
         consumer.close().unwrap();
         recording.reopen().unwrap();
+        let mut consumer = recording.consumer("g").unwrap();
+        assert_eq!(consumer.poll().unwrap(), [], "the commit reached the wrapped log");
+        consumer.close().unwrap();
         assert!(matches!(recording.inject(&Fault::PanicInApply { after: 0 }), Err(LogError::FaultUnsupported(_))));
         assert_eq!(kinds(&recording.anomalies()), []);
     }
