@@ -132,34 +132,56 @@ fn io(action: &str, path: &Path, e: std::io::Error) -> LogError {
 /// merkql's marker of an uncompressed object.
 const UNCOMPRESSED: u8 = 0x00;
 
+/// Bytes of a pack entry's header: data length (u32 LE), then the hash.
+const PACK_HEADER_BYTES: u64 = 36;
+
 /// Where the object of the record at `offset` sits in `objects.pack`: the
-/// pack's bytes, the byte offset of its entry header and its data length;
-/// `None` if the pack holds no such object (already removed).
-fn find_object(partition_dir: &Path, offset: u64) -> Result<Option<(Vec<u8>, u64, usize)>, LogError> {
+/// byte offset of its entry header and its data length; `None` if the pack
+/// holds no such object (already removed). The pack is scanned header by
+/// header, never read whole.
+fn find_object(partition_dir: &Path, offset: u64) -> Result<Option<(u64, u64)>, LogError> {
+    use std::io::{Read, Seek, SeekFrom};
     let index = partition_dir.join("offsets.idx");
     let entry = read_index_entries(&index, offset, 1).map_err(|e| io("read", &index, e))?;
     let hash = &entry[4..];
     let pack_path = partition_dir.join("objects.pack");
-    let pack = std::fs::read(&pack_path).map_err(|e| io("read", &pack_path, e))?;
-    let mut at = 0usize;
-    while at + 36 <= pack.len() {
-        let length = u32::from_le_bytes([pack[at], pack[at + 1], pack[at + 2], pack[at + 3]]) as usize;
-        if &pack[at + 4..at + 36] == hash {
-            return Ok(Some((pack, at as u64, length)));
+    let file = std::fs::File::open(&pack_path).map_err(|e| io("open", &pack_path, e))?;
+    let end = file.metadata().map_err(|e| io("read the size of", &pack_path, e))?.len();
+    let mut reader = std::io::BufReader::new(file);
+    let mut at = 0u64;
+    let mut header = [0u8; PACK_HEADER_BYTES as usize];
+    while at + PACK_HEADER_BYTES <= end {
+        reader.read_exact(&mut header).map_err(|e| io("read", &pack_path, e))?;
+        let length = u64::from(u32::from_le_bytes([header[0], header[1], header[2], header[3]]));
+        if at + PACK_HEADER_BYTES + length > end {
+            let message = format!("the entry at byte {at} runs past the end of the pack ({end} bytes)");
+            return Err(io("scan", &pack_path, std::io::Error::other(message)));
         }
-        at += 36 + length;
+        if &header[4..] == hash {
+            return Ok(Some((at, length)));
+        }
+        at += PACK_HEADER_BYTES + length;
+        reader.seek(SeekFrom::Start(at)).map_err(|e| io("read", &pack_path, e))?;
     }
     Ok(None)
+}
+
+/// Writes `bytes` at `at` in the file at `path`, in place.
+fn write_in_place(path: &Path, at: u64, bytes: &[u8]) -> Result<(), LogError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| io("open", path, e))?;
+    file.write_all_at(bytes, at).map_err(|e| io("write", path, e))?;
+    file.sync_all().map_err(|e| io("sync", path, e))
 }
 
 /// Makes the object unfindable: its stored hash is changed and the pack's
 /// persisted index removed, so that merkql rebuilds the index by scanning
 /// and files the object under a hash no index entry names.
 fn remove_object(partition_dir: &Path, offset: u64) -> Result<bool, LogError> {
-    let Some((mut pack, at, _)) = find_object(partition_dir, offset)? else { return Ok(false) };
-    pack[at as usize + 4] ^= 0xff;
+    let Some((at, _)) = find_object(partition_dir, offset)? else { return Ok(false) };
     let pack_path = partition_dir.join("objects.pack");
-    std::fs::write(&pack_path, pack).map_err(|e| io("write", &pack_path, e))?;
+    let first_hash_byte = read_at(&pack_path, at + 4, 1)?[0];
+    write_in_place(&pack_path, at + 4, &[first_hash_byte ^ 0xff])?;
     let objects_index = partition_dir.join("objects.idx");
     match std::fs::remove_file(&objects_index) {
         Ok(()) => Ok(true),
@@ -168,38 +190,39 @@ fn remove_object(partition_dir: &Path, offset: u64) -> Result<bool, LogError> {
     }
 }
 
-/// Changes one byte of the record's value in place: its last digit to
-/// another digit, else its last ASCII letter's case, so that the value
-/// stays valid UTF-8 and, for a cart event, usually a valid event.
+/// `length` bytes of the file at `path` from `at`.
+fn read_at(path: &Path, at: u64, length: u64) -> Result<Vec<u8>, LogError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).map_err(|e| io("open", path, e))?;
+    let mut bytes = vec![0; length as usize];
+    file.read_exact_at(&mut bytes, at).map_err(|e| io("read", path, e))?;
+    Ok(bytes)
+}
+
+/// Changes one byte of the record's value in place: its last ASCII digit
+/// to another digit (the record stays a plausible event), else the lowest
+/// bit of its last byte (an ASCII byte stays ASCII, a UTF-8 sequence's
+/// last byte stays a continuation byte: the value stays valid UTF-8).
+/// Returns whether there was a byte to change (an empty value has none).
 fn flip_value_byte(partition_dir: &Path, offset: u64) -> Result<bool, LogError> {
-    let Some((mut pack, at, length)) = find_object(partition_dir, offset)? else { return Ok(false) };
+    let Some((at, length)) = find_object(partition_dir, offset)? else { return Ok(false) };
     let pack_path = partition_dir.join("objects.pack");
+    let data = read_at(&pack_path, at + PACK_HEADER_BYTES, length)?;
     // The stored data is a compression marker byte, then the record.
-    if length == 0 || pack[at as usize + 36] != UNCOMPRESSED {
+    let Some((&UNCOMPRESSED, encoded)) = data.split_first() else {
         return Err(io("find an uncompressed record in", &pack_path, std::io::Error::other("compressed pack")));
-    }
-    let data_at = at as usize + 37;
-    let data = &pack[data_at..data_at + length - 1];
-    let record: merkql::record::Record = bincode::deserialize(data)
+    };
+    let record: merkql::record::Record = bincode::deserialize(encoded)
         .map_err(|e| io("decode the record in", &pack_path, std::io::Error::other(e.to_string())))?;
     // bincode 1: Option tag (1 byte), key (u64 length + bytes), value
     // (u64 length + bytes).
-    let value_at = data_at + 1 + record.key.as_ref().map_or(0, |k| 8 + k.len()) + 8;
-    let value = &mut pack[value_at..value_at + record.value.len()];
-    debug_assert_eq!(value, record.value.as_bytes(), "the value sits where bincode 1 puts it");
-    let choice = value
-        .iter()
-        .rposition(u8::is_ascii_digit)
-        .map(|i| (i, 0x01))
-        .or_else(|| value.iter().rposition(u8::is_ascii_alphabetic).map(|i| (i, 0x20)));
-    let Some((i, mask)) = choice else {
-        return Err(io(
-            "find a byte to change in",
-            &pack_path,
-            std::io::Error::other("the value has no ASCII letter or digit"),
-        ));
+    let value_at = 1 + record.key.as_ref().map_or(0, |k| 8 + k.len()) + 8;
+    let value = record.value.as_bytes();
+    debug_assert_eq!(&encoded[value_at..value_at + value.len()], value, "the value sits where bincode 1 puts it");
+    let Some(i) = value.iter().rposition(u8::is_ascii_digit).or(value.len().checked_sub(1)) else {
+        return Ok(false);
     };
-    value[i] ^= mask;
-    std::fs::write(&pack_path, pack).map_err(|e| io("write", &pack_path, e))?;
+    let at_byte = at + PACK_HEADER_BYTES + 1 + (value_at + i) as u64;
+    write_in_place(&pack_path, at_byte, &[value[i] ^ 0x01])?;
     Ok(true)
 }

@@ -177,3 +177,18 @@ fn damaging_an_object_already_missing_does_nothing_and_says_so() {
     assert!(matches!(error, LogError::Damaged { anomaly: Kind::LostWrite, offset: 1, .. }), "{error}");
     assert_eq!(log.record_at(Position { partition: 0, offset: 4 }).unwrap(), None, "past the end");
 }
+
+#[test]
+fn a_flipped_byte_keeps_any_value_valid_utf8_and_an_empty_value_has_none_to_flip() {
+    let (_dir, mut log) = log_with(&["caf\u{e9}", "", "{\"x\":\"\u{1F600}\"}"]);
+    log.set_verified_reads(false);
+    for offset in 0..3 {
+        log.inject(&Fault::FlipPayloadByte { partition: 0, offset }).unwrap();
+    }
+    let records = poll_and_commit(&log, "g").unwrap();
+    assert_eq!(records.len(), 3, "every value still decodes: valid UTF-8");
+    assert_ne!(records[0].value, "caf\u{e9}");
+    assert_eq!(records[0].value.chars().count(), 4);
+    assert_eq!(records[1].value, "");
+    assert_ne!(records[2].value, "{\"x\":\"\u{1F600}\"}");
+}
