@@ -60,6 +60,19 @@ pub struct Anomalies(BTreeMap<(Kind, Option<String>), Anomaly>);
 impl Anomalies {
     /// Records one occurrence at `positions` (may be empty).
     pub fn add(&mut self, kind: Kind, group: Option<&str>, positions: &[Position], detail: impl FnOnce() -> String) {
+        self.add_counted(kind, group, positions, positions.len(), detail);
+    }
+
+    /// Records `count` positions of which `positions` are the first ones
+    /// (a range too long to list: a skip over millions of offsets).
+    pub fn add_counted(
+        &mut self,
+        kind: Kind,
+        group: Option<&str>,
+        positions: &[Position],
+        count: usize,
+        detail: impl FnOnce() -> String,
+    ) {
         let entry = self.0.entry((kind, group.map(str::to_string))).or_insert_with(|| Anomaly {
             kind,
             group: group.map(str::to_string),
@@ -68,7 +81,7 @@ impl Anomalies {
             detail: detail(),
             explanation: kind.explanation(),
         });
-        entry.count += positions.len().max(1);
+        entry.count = entry.count.saturating_add(count.max(1));
         let room = MAX_LISTED_POSITIONS.saturating_sub(entry.positions.len());
         entry.positions.extend(positions.iter().take(room));
     }

@@ -69,6 +69,10 @@ pub struct History {
     anomalies: Anomalies,
 }
 
+/// Furthest an append's offset may lie past its partition's end before
+/// the checker stops following it (it is reported, not tabled).
+const MAX_OFFSET_JUMP: usize = 1 << 20;
+
 /// Mismatched reads searched for the record they duplicate; later ones are
 /// reported as inconsistent offsets without the search, so that a log
 /// returning every record wrong costs linear time, not quadratic.
@@ -100,6 +104,18 @@ impl History {
         }
         partition.last_sent = Some(partition.last_sent.map_or(offset, |last| last.max(offset)));
         let index = offset as usize;
+        if index > partition.acked.len().saturating_add(MAX_OFFSET_JUMP) {
+            // Not followed: the checker's tables grow with offsets, and
+            // no log jumps this far without lying about its offsets.
+            self.anomalies.add(Kind::InconsistentOffsets, None, &[position], || {
+                format!(
+                    "partition {}: an append was given offset {offset}, far past the partition's {} records",
+                    position.partition,
+                    partition.acked.len()
+                )
+            });
+            return;
+        }
         if partition.acked.len() <= index {
             partition.acked.resize(index + 1, None);
             partition.appended_at.resize(index + 1, 0);
@@ -145,9 +161,14 @@ impl History {
                 let offset = record.offset;
                 match *next {
                     Some(due) if offset > due => {
-                        let skipped: Vec<Position> =
-                            (due..offset).map(|o| Position { partition: position.partition, offset: o }).collect();
-                        self.anomalies.add(Kind::PollSkip, Some(group), &skipped, || {
+                        // Listed up to the bound, counted in full: a log may
+                        // jump over any number of offsets.
+                        let listed = (due..offset)
+                            .take(crate::anomaly::MAX_LISTED_POSITIONS)
+                            .map(|o| Position { partition: position.partition, offset: o })
+                            .collect::<Vec<_>>();
+                        let count = usize::try_from(offset - due).unwrap_or(usize::MAX);
+                        self.anomalies.add_counted(Kind::PollSkip, Some(group), &listed, count, || {
                             format!("partition {p}: the poll returned offset {offset} when offset {due} was due")
                         });
                     }
@@ -619,6 +640,20 @@ mod tests {
         let count = |kind| anomalies.iter().find(|a| a.kind == kind).map_or(0, |a| a.count);
         assert_eq!(count(Kind::Duplicate), MAX_DUPLICATE_SEARCHES);
         assert_eq!(count(Kind::InconsistentOffsets), values.len() - 1 - MAX_DUPLICATE_SEARCHES);
+    }
+
+    #[test]
+    fn absurd_offsets_are_reported_without_tables_that_size() {
+        let mut history = appended(&["a"]);
+        history.appended(at(0, u64::MAX / 2), fingerprint(Some("k"), "b"));
+        let consumer = history.opened("g");
+        history.polled(consumer, &[record(0, u64::MAX - 1, "a")]);
+        let anomalies = history.finish();
+        // The read at the absurd offset is "a" again: a duplicate of offset 0.
+        assert_eq!(kinds(&anomalies), [Kind::LostWrite, Kind::Duplicate, Kind::PollSkip, Kind::InconsistentOffsets]);
+        let skip = &anomalies[2];
+        let expected = (usize::try_from(u64::MAX - 1).unwrap(), crate::anomaly::MAX_LISTED_POSITIONS);
+        assert_eq!((skip.count, skip.positions.len()), expected);
     }
 
     #[test]
