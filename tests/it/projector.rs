@@ -121,3 +121,37 @@ fn a_missing_log_or_store_is_named_with_exit_2() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(json["error"].as_str().unwrap().contains("there is no view store"), "{json}");
 }
+
+/// Damage done to the log directory between two runs of the projector:
+/// records it already applied are in its views; a damaged or missing
+/// record it has yet to apply stops it with the anomaly named, exit 3, and
+/// its views stay as they were; a log rewritten under its checkpoint too.
+#[test]
+fn the_projector_stops_with_a_named_anomaly_on_a_damaged_log_and_keeps_its_views() {
+    use event_sourced_cart::cart::TOPIC;
+    use event_sourced_cart::log::{Fault, Log, MerkqlLog};
+    // Offsets 30-34 are appended after the first projection: not applied.
+    let cases: [(Fault, &str); 3] = [
+        (Fault::FlipPayloadByte { partition: 0, offset: 32 }, "inconsistent-offsets: partition 0, offset 32"),
+        (Fault::MissingObject { partition: 0, offset: 32 }, "poll-skip: partition 0, offset 32"),
+        (Fault::TruncateIndexTail { partition: 0, records: 35 }, "the log went backwards"),
+    ];
+    for (fault, named) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = dir.path().join("log");
+        let log_arg = log_dir.to_str().unwrap();
+        let (first, last) = canonical_parts(dir.path());
+        assert_eq!(cart(&["append", "--data-dir", log_arg, "--partitions", "1", &first]).status.code(), Some(0));
+        assert_eq!(cart(&["project", "--data-dir", log_arg]).status.code(), Some(0));
+        let before = cart(&["views", "--data-dir", log_arg, "--json"]);
+        assert_eq!(cart(&["append", "--data-dir", log_arg, &last]).status.code(), Some(0));
+        let mut log = MerkqlLog::open(&log_dir, TOPIC).unwrap();
+        log.inject(&fault).unwrap();
+        drop(log);
+        let out = cart(&["project", "--data-dir", log_arg]);
+        assert_eq!(out.status.code(), Some(3), "{fault:?}: {}", text(&out));
+        assert!(text(&out).contains(named), "{fault:?}: {}", text(&out));
+        let after = cart(&["views", "--data-dir", log_arg, "--json"]);
+        assert_eq!(after.stdout, before.stdout, "{fault:?}: the views are untouched");
+    }
+}
