@@ -4,16 +4,18 @@ use clap::{Parser, Subcommand};
 use event_sourced_cart::cart::replay_report::{indented, json_report, text_report};
 use event_sourced_cart::cart::report;
 use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
+use event_sourced_cart::cart::soak as cart_soak;
 use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::log::{Log, PerRecord};
 use event_sourced_cart::log::{LogError, MAX_PARTITIONS, MerkqlLog};
-use event_sourced_cart::progress::ReplayProgress;
+use event_sourced_cart::progress::{ReplayProgress, SoakProgress};
 use event_sourced_cart::projector;
 use event_sourced_cart::runner::RunError;
 use event_sourced_cart::scratch::{ScratchDir, remove_scratch_logs_on_signals};
 use event_sourced_cart::settings::Settings;
 use event_sourced_cart::verify::replay::{self, Exit, Verdict};
 use event_sourced_cart::verify::replay_file::ReplayFile;
+use event_sourced_cart::verify::soak::Limit;
 use event_sourced_cart::verify::{Durable, ExecuteError, Production, Schedule};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +110,40 @@ enum Command {
         #[arg(long, default_value_t = projector::DEFAULT_BATCH_RECORDS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         batch: u64,
     },
+    /// Run a soak campaign: generated cases checked in parallel by the test
+    /// suite's own checks, each reproducible from (seed, case index). A
+    /// failure is shrunk and written to --out with the command that
+    /// replays it. Exit 0: every case passed; 1: some failed; 2: bad
+    /// input; 130/143: interrupted (after the summary).
+    Soak {
+        /// Run the cases with indexes below N (of this shard).
+        #[arg(long, value_name = "N", conflicts_with = "duration")]
+        cases: Option<u64>,
+        /// Run for this long instead (`90s`, `10m`, `2h`).
+        #[arg(long, value_parser = event_sourced_cart::verify::soak::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// The campaign's seed (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        threads: Option<u64>,
+        /// Run shard I of N: the case indexes equal to I modulo N.
+        #[arg(long, value_name = "I/N", default_value = "0/1", value_parser = event_sourced_cart::verify::soak::Shard::parse)]
+        shard: event_sourced_cart::verify::soak::Shard,
+        /// Most events in a generated history.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=cart_soak::MAX_EVENTS_LIMIT as u64))]
+        max_events: u64,
+        /// Inject generated faults (and restarts) and run the durable system.
+        #[arg(long)]
+        faults: bool,
+        /// Where replay files of failures go.
+        #[arg(long, value_name = "DIR", default_value = "target/soak", value_parser = path_arg())]
+        out: PathBuf,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the views the view store holds, in the report format or as
     /// the replay JSON (--json). Reads the store only: safe while a
     /// projector runs.
@@ -152,8 +188,65 @@ fn main() -> ExitCode {
             project(&data_dir, store.as_deref(), follow, interval_ms, batch)
         }
         Some(Command::Views { data_dir, store, json }) => views(data_dir.as_deref(), store.as_deref(), json),
+        Some(Command::Soak { cases, duration, seed, threads, shard, max_events, faults, out, json }) => {
+            let limit = match (cases, duration) {
+                (_, Some(duration)) => Limit::Duration(duration),
+                (cases, None) => Limit::Cases(cases.unwrap_or(DEFAULT_SOAK_CASES)),
+            };
+            let threads =
+                threads.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), |t| t as usize);
+            let seed = seed.unwrap_or_else(seed_from_the_clock);
+            let options =
+                cart_soak::Options { limit, seed, threads, shard, max_events: max_events as usize, faults, out };
+            soak(&options, json)
+        }
     };
     exit.into()
+}
+
+/// Cases of a soak run given neither `--cases` nor `--duration`.
+const DEFAULT_SOAK_CASES: u64 = 1_000;
+
+/// A seed for a campaign that was given none: the clock's nanoseconds.
+fn seed_from_the_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Runs a soak campaign; SIGINT or SIGTERM stop it after the cases in
+/// flight, and the summary is still printed.
+fn soak(options: &cart_soak::Options, json: bool) -> Exit {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signal = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for number in [SIGINT, SIGTERM] {
+        let registered = signal_hook::flag::register(number, std::sync::Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register_usize(number, std::sync::Arc::clone(&signal), number as usize));
+        if let Err(e) = registered {
+            return fail(json, Exit::LogFailed, format!("cannot install the signal handlers ({e})"));
+        }
+    }
+    eprintln!(
+        "soak: seed {}, shard {}/{}, {} thread(s){}",
+        options.seed,
+        options.shard.index,
+        options.shard.count,
+        options.threads,
+        if options.faults { ", with faults" } else { "" }
+    );
+    let total = match options.limit {
+        Limit::Cases(n) => Some(n.saturating_sub(options.shard.index).div_ceil(options.shard.count)),
+        Limit::Duration(_) => None,
+    };
+    let mut progress = SoakProgress::new(total);
+    let summary = cart_soak::run(options, &stop, &mut |outcome, summary| progress.update(outcome, summary));
+    drop(progress);
+    let text = if json { cart_soak::json_report(options, &summary) } else { cart_soak::text_report(options, &summary) };
+    let verdict = if summary.failures.is_empty() { Exit::Agree } else { Exit::Violations };
+    let exit = emit(&text, verdict);
+    match signal.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => exit,
+        number => Exit::Interrupted(number as u8),
+    }
 }
 
 fn append(path: &Path, dir: &Path, partitions: Option<u32>, chunk: u64) -> Exit {

@@ -1,7 +1,9 @@
 //! Progress of a long run on a terminal: a bar on stderr that says which
-//! stage a replay is in and how many records are in the log. Drawn only
-//! when stderr is a terminal (never into a log file or a pipe), and
-//! cleared when the run ends, so the report on stdout stays as it is.
+//! stage a replay is in and how many records are in the log, or how far a
+//! soak campaign is. Drawn only when stderr is a terminal (never into a log
+//! file or a pipe), and cleared when the run ends, so the report on stdout
+//! stays as it is. A soak campaign writes plain periodic lines instead when
+//! stderr is not a terminal (CI logs).
 
 use crate::verify::Stage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,6 +58,85 @@ impl ReplayProgress {
 impl Drop for ReplayProgress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// How often a soak campaign writes a plain progress line when stderr is
+/// not a terminal.
+pub const SOAK_LINE_EVERY: Duration = Duration::from_secs(10);
+
+/// The progress display of a soak campaign.
+pub struct SoakProgress {
+    /// The bar, when stderr is a terminal; else plain lines.
+    bar: Option<ProgressBar>,
+    started: std::time::Instant,
+    last_line: std::time::Instant,
+}
+
+impl SoakProgress {
+    /// A display for a campaign of `total` cases (unknown: `None`).
+    pub fn new(total: Option<u64>) -> SoakProgress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = if total.is_some() {
+                "{spinner} {elapsed} [{bar:30}] {pos}/{len} cases, {msg}"
+            } else {
+                "{spinner} {elapsed} {pos} cases, {msg}"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let now = std::time::Instant::now();
+        SoakProgress { bar, started: now, last_line: now }
+    }
+
+    /// After each case: the counts and rates; a failure at once, with its
+    /// replay command.
+    pub fn update(&mut self, outcome: &crate::verify::soak::Outcome, summary: &crate::verify::soak::Summary) {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rates = format!(
+            "{:.1} histories/s, {:.0} events/s, {} failed",
+            summary.cases as f64 / seconds,
+            summary.events as f64 / seconds,
+            summary.failures.len()
+        );
+        if let Some(failure) = &outcome.failure {
+            let line = format!(
+                "FAILED case {}: {}\n  replay: {}",
+                failure.case,
+                crate::text::escaped(failure.violation.lines().next().unwrap_or_default()),
+                failure.replay
+            );
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(summary.cases);
+                bar.set_message(rates);
+            }
+            None if self.last_line.elapsed() >= SOAK_LINE_EVERY => {
+                self.last_line = std::time::Instant::now();
+                eprintln!("soak: {} cases, {rates}", summary.cases);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for SoakProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

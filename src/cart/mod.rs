@@ -4,7 +4,8 @@
 //! ([`projection`]: `cart-state`, `revenue`, `units-sold`), the independent
 //! reference model ([`model`]), history generators ([`generate`]), the
 //! seed's canonical scenario ([`scenario`]), its text report
-//! ([`report`]) and `replay`'s reports ([`replay_report`]).
+//! ([`report`]), `replay`'s reports ([`replay_report`]) and the `soak`
+//! command's campaign ([`soak`]).
 
 pub mod event;
 pub mod generate;
@@ -14,6 +15,7 @@ pub mod projection;
 pub mod replay_report;
 pub mod report;
 pub mod scenario;
+pub mod soak;
 
 use crate::domain::{BoxedProjection, Domain, Model, Produced, register};
 use event::{DecodeError, DomainEvent};

@@ -16,6 +16,7 @@ pub mod history;
 pub mod replay;
 pub mod replay_file;
 pub mod schedule;
+pub mod soak;
 
 pub use check::Violation;
 pub use execute::{

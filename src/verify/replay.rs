@@ -22,6 +22,9 @@ pub enum Exit {
     BadInput,
     /// 3: the log itself failed (I/O, broker error).
     LogFailed,
+    /// 128 + N: stopped by signal N, after printing what it had (a soak
+    /// campaign's summary).
+    Interrupted(u8),
 }
 
 impl Exit {
@@ -31,6 +34,7 @@ impl Exit {
             Exit::Violations => 1,
             Exit::BadInput => 2,
             Exit::LogFailed => 3,
+            Exit::Interrupted(signal) => 128u8.saturating_add(signal),
         }
     }
 }

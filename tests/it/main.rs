@@ -23,5 +23,6 @@ mod properties;
 mod properties_catch_bugs;
 mod replay_files;
 mod runner;
+mod soak;
 mod state_machine;
 mod support;
