@@ -378,3 +378,61 @@ pub fn check_partition_order_independence<D: Domain>(execution: &Execution<D>) -
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::{Anomaly, Kind};
+    use crate::cart::Cart;
+    use crate::domain::{AnyView, Model};
+    use crate::verify::execute::{Stop, Trace};
+
+    fn trace(group: &str, stopped: Option<Kind>) -> Trace<crate::cart::event::DecodeError> {
+        Trace {
+            projection: "p".into(),
+            group_id: group.into(),
+            phases: Vec::new(),
+            view: AnyView::new(0u32),
+            rejected: Vec::new(),
+            stopped: stopped.map(|anomaly| Stop { phase: 0, anomaly, message: String::new() }),
+        }
+    }
+
+    fn anomaly(kind: Kind, group: &str) -> Anomaly {
+        Anomaly {
+            kind,
+            group: Some(group.into()),
+            positions: Vec::new(),
+            count: 1,
+            detail: String::new(),
+            explanation: kind.explanation(),
+        }
+    }
+
+    fn execution(anomalies: Vec<Anomaly>) -> Execution<Cart> {
+        Execution {
+            produced: Vec::new(),
+            incremental: vec![trace("a", Some(Kind::CheckpointAheadOfLog)), trace("b", None)],
+            late: None,
+            full: Vec::new(),
+            block_orders: Vec::new(),
+            model: Model::default(),
+            faults: Vec::new(),
+            anomalies,
+        }
+    }
+
+    #[test]
+    fn a_runner_anomaly_is_excused_only_for_the_group_that_stopped_for_it() {
+        let stopped = execution(vec![anomaly(Kind::CheckpointAheadOfLog, "a")]);
+        assert_eq!(check_runner_anomalies(&stopped), Ok(()));
+        let other = execution(vec![anomaly(Kind::CheckpointAheadOfLog, "b")]);
+        assert!(
+            matches!(check_runner_anomalies(&other), Err(Violation::Anomaly(a)) if a.group.as_deref() == Some("b"))
+        );
+        let other_kind = execution(vec![anomaly(Kind::DuplicateApply, "a")]);
+        assert!(check_runner_anomalies(&other_kind).is_err(), "stopped for another anomaly");
+        let log_level = execution(vec![anomaly(Kind::NonmonotonicPoll, "b")]);
+        assert_eq!(check_runner_anomalies(&log_level), Ok(()), "the log's anomalies are not the runner's");
+    }
+}

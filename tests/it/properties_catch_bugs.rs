@@ -224,6 +224,16 @@ fn runner_anomalies_catches_a_runner_that_trusts_the_log_under_faults() {
 }
 
 #[test]
+fn runner_anomalies_catches_a_runner_that_drops_the_last_record_of_a_poll_under_faults() {
+    let (violation, ..) = counterexample_in(
+        &runner_bug(RunnerBug::DropsLastRecord),
+        check::check_runner_anomalies,
+        with_faults(case_with(SEARCH_EVENTS)),
+    );
+    assert!(matches!(&violation, Violation::Anomaly(a) if a.kind == Kind::SkippedApply), "{violation}");
+}
+
+#[test]
 fn the_planted_bug_machinery_without_a_bug_passes_every_check() {
     // Guards the broken systems themselves: without a bug they must be
     // correct, so the failures above come from the planted bugs alone.
