@@ -64,6 +64,8 @@ pub struct MerkqlLog {
     /// Set by an injected [`Fault::PollError`]: the next poll of any
     /// consumer fails, after merkql has advanced its positions.
     pub(super) poll_fault: Arc<AtomicBool>,
+    /// Records verified in this process, shared by its consumers.
+    verified: Verified,
     /// Held (locked) for as long as the log is open, reopens included.
     _lock: std::fs::File,
 }
@@ -124,6 +126,7 @@ impl MerkqlLog {
             keyless_sent: Default::default(),
             verified_reads: true,
             poll_fault: Default::default(),
+            verified: Verified::default(),
             _lock: lock,
         }
     }
@@ -261,6 +264,7 @@ impl Log for MerkqlLog {
                 topic: self.topic.clone(),
                 dir: self.dir.clone(),
                 next: starts,
+                verified: self.verified.clone(),
             }),
             poll_fault: Arc::clone(&self.poll_fault),
         }))
@@ -299,6 +303,9 @@ impl Log for MerkqlLog {
     }
 
     fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        // Damage done by hand is caught by the fingerprints; faults are
+        // cheap to forget, so nothing verified before one is trusted.
+        self.verified.clear();
         self.inject_fault(fault)
     }
 
@@ -322,6 +329,7 @@ impl Log for MerkqlLog {
         }
         self.broker = broker;
         self.keyless_sent = Default::default();
+        self.verified.clear();
         Ok(())
     }
 }
@@ -354,6 +362,38 @@ struct Verifier {
     dir: PathBuf,
     /// The next offset this consumer must receive, by partition id.
     next: Vec<u64>,
+    verified: Verified,
+}
+
+/// Fingerprints of the records verified against their merkle leaf in this
+/// process, by partition and offset (0: none). Every group reads every
+/// record, so a record is hashed in full once: read again with the same
+/// fingerprint (key, value, timestamp, offset) it is the record verified
+/// before; if its bytes changed on disk since, its fingerprint differs and
+/// it is verified in full again. (The fingerprint is a 64-bit hash, not a
+/// cryptographic one: it guards against damage, like merkql's CRCs, not
+/// against forgery; the first read of each record is checked against the
+/// SHA-256 leaf.)
+#[derive(Clone, Default)]
+struct Verified(Arc<std::sync::Mutex<Vec<Vec<u64>>>>);
+
+impl Verified {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u64>>> {
+        // A panic while holding it leaves fingerprints that are each
+        // whole: keep them.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A record's fingerprint for [`Verified`]; never 0.
+fn fingerprint(record: &merkql::record::Record) -> u64 {
+    use std::hash::BuildHasher;
+    let state = foldhash::quality::FixedState::with_seed(0x7e41f1ed);
+    state.hash_one((&record.key, &record.value, &record.timestamp, record.offset)) | 1
 }
 
 /// Bytes of one entry of merkql's offset index: a CRC-32 of the hash, then
@@ -398,7 +438,8 @@ impl Verifier {
                 }
                 *expected += 1;
             }
-            self.check_hashes(block)?;
+            let end = ends.get(partition as usize).copied().unwrap_or(0);
+            self.check_hashes(block, end)?;
         }
         for (partition, (&reached, &end)) in next.iter().zip(ends).enumerate() {
             if reached < end {
@@ -433,16 +474,34 @@ impl Verifier {
     }
 
     /// Every record's content hash against its offset index entry.
-    fn check_hashes(&self, block: &[merkql::record::Record]) -> Result<(), LogError> {
+    /// The block is contiguous (checked before). Records this process
+    /// verified before, unchanged, are not hashed again ([`Verified`]);
+    /// fingerprints are kept only below `end`, the partition's end before
+    /// the poll, so the table never outgrows the index.
+    fn check_hashes(&self, block: &[merkql::record::Record], end: u64) -> Result<(), LogError> {
         let partition = block[0].partition;
         let first = block[0].offset;
+        let mut verified = self.verified.lock();
+        if verified.len() <= partition as usize {
+            verified.resize(partition as usize + 1, Vec::new());
+        }
+        let known = &mut verified[partition as usize];
+        let fingerprints: Vec<u64> = block.iter().map(fingerprint).collect();
+        let unverified: Vec<bool> =
+            block.iter().zip(&fingerprints).map(|(r, f)| known.get(r.offset as usize) != Some(f)).collect();
+        if !unverified.contains(&true) {
+            return Ok(());
+        }
         let path = partition_dir(&self.dir, &self.topic, partition).join("offsets.idx");
         let entries = read_index_entries(&path, first, block.len() as u64).map_err(|e| LogError::Backend {
             action: "read the offset index",
             place: crate::text::path(&path),
             message: e.to_string(),
         })?;
-        for (record, entry) in block.iter().zip(entries.chunks_exact(INDEX_ENTRY_BYTES as usize)) {
+        for (i, (record, entry)) in block.iter().zip(entries.chunks_exact(INDEX_ENTRY_BYTES as usize)).enumerate() {
+            if !unverified[i] {
+                continue;
+            }
             if record.hash().0[..] != entry[4..] {
                 return Err(damaged(
                     Kind::InconsistentOffsets,
@@ -450,6 +509,13 @@ impl Verifier {
                     record.offset,
                     "the record read differs from the one written there (its content hash is not the one its offset index entry, the merkle leaf, holds): its bytes were damaged on disk".into(),
                 ));
+            }
+            if record.offset < end {
+                let offset = record.offset as usize;
+                if known.len() <= offset {
+                    known.resize(offset + 1, 0);
+                }
+                known[offset] = fingerprints[i];
             }
         }
         Ok(())

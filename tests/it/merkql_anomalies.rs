@@ -192,3 +192,17 @@ fn a_flipped_byte_keeps_any_value_valid_utf8_and_an_empty_value_has_none_to_flip
     assert_eq!(records[1].value, "");
     assert_ne!(records[2].value, "{\"x\":\"\u{1F600}\"}");
 }
+
+#[test]
+fn a_record_damaged_after_it_was_verified_is_caught_on_its_next_read() {
+    let (dir, log) = log_with(&VALUES);
+    assert_eq!(poll_and_commit(&log, "first").unwrap().len(), 4, "every record verified once");
+    // Damage by hand, behind the log's back (no inject: nothing is told).
+    let pack = dir.path().join(".merkql/topics/cart-events/partitions/0/objects.pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"v2-3").unwrap();
+    bytes[at + 3] = b'2';
+    std::fs::write(&pack, bytes).unwrap();
+    let error = poll_and_commit(&log, "second").unwrap_err();
+    assert!(matches!(error, LogError::Damaged { anomaly: Kind::InconsistentOffsets, offset: 2, .. }), "{error}");
+}
