@@ -139,11 +139,6 @@ impl MerkqlLog {
         self.verified_reads = verified;
     }
 
-    /// Whether polls are verified (the default).
-    pub fn verified_reads(&self) -> bool {
-        self.verified_reads
-    }
-
     /// The directory of one of the topic's partitions.
     pub(super) fn partition_dir(&self, partition: u32) -> PathBuf {
         partition_dir(&self.dir, &self.topic, partition)
@@ -595,4 +590,49 @@ fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {
 
 fn broker_error(action: &'static str, dir: &Path, error: anyhow::Error) -> LogError {
     LogError::Backend { action, place: crate::text::path(dir), message: format!("{error:#}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(offset: u64) -> merkql::record::Record {
+        merkql::record::Record {
+            key: Some("k".into()),
+            value: format!("v{offset}"),
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            timestamp: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        }
+    }
+
+    /// A verifier of one partition that expects offset `next` next (no
+    /// broker behind it: its records are checked for order only).
+    fn verifier(next: u64) -> Verifier {
+        Verifier {
+            broker: std::sync::Weak::new(),
+            topic: "t".into(),
+            dir: PathBuf::from("/nonexistent"),
+            next: vec![next],
+            verified: Verified::default(),
+        }
+    }
+
+    #[test]
+    fn an_offset_below_the_next_one_is_a_nonmonotonic_poll() {
+        let error = verifier(5).check(&[record(3)], &[6]).unwrap_err();
+        assert!(matches!(error, LogError::Damaged { anomaly: Kind::NonmonotonicPoll, offset: 3, .. }), "{error}");
+        assert!(error.to_string().contains("returned offset 3 after offset 4"), "{error}");
+    }
+
+    #[test]
+    fn an_offset_past_the_next_one_is_a_poll_skip() {
+        let error = verifier(1).check(&[record(4)], &[5]).unwrap_err();
+        assert!(matches!(error, LogError::Damaged { anomaly: Kind::PollSkip, offset: 1, .. }), "{error}");
+        assert!(error.to_string().contains("offsets 1..4"), "{error}");
+        let error = verifier(2).check(&[], &[3]).unwrap_err();
+        assert!(error.to_string().contains("offsets 2..3"), "a poll that stops short of the end: {error}");
+        assert!(verifier(3).check(&[], &[3]).is_ok(), "nothing new, nothing missing");
+    }
 }

@@ -160,6 +160,13 @@ fn faults_that_reopen_the_broker_wait_for_every_consumer() {
     let (_dir, mut log) = log_with(&VALUES);
     let consumer = log.consumer("g").unwrap();
     assert!(matches!(log.inject(&Fault::DeleteGroupOffsets), Err(LogError::ConsumersStillOpen(1))));
+    let refused = log.inject(&Fault::TruncateIndexTail { partition: 0, records: 2 });
+    assert!(matches!(refused, Err(LogError::ConsumersStillOpen(1))));
+    assert_eq!(log.end_offsets().unwrap(), [4], "a refused fault changes nothing");
+    // Faults that leave the broker open apply with consumers open.
+    log.inject(&Fault::Retention { partition: 0, evict: 1 }).unwrap();
+    log.inject(&Fault::PollError).unwrap();
+    log.inject(&Fault::FlipPayloadByte { partition: 0, offset: 3 }).unwrap();
     consumer.close().unwrap();
     log.inject(&Fault::DeleteGroupOffsets).unwrap();
 }
@@ -205,4 +212,44 @@ fn a_record_damaged_after_it_was_verified_is_caught_on_its_next_read() {
     std::fs::write(&pack, bytes).unwrap();
     let error = poll_and_commit(&log, "second").unwrap_err();
     assert!(matches!(error, LogError::Damaged { anomaly: Kind::InconsistentOffsets, offset: 2, .. }), "{error}");
+}
+
+#[test]
+fn retention_of_a_whole_partition_is_a_poll_skip_too() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::Retention { partition: 0, evict: 4 }).unwrap();
+    for offset in 0..4 {
+        assert_eq!(log.record_at(Position { partition: 0, offset }).unwrap(), None, "evicted: {offset}");
+    }
+    let error = poll_and_commit(&log, "fresh").unwrap_err();
+    assert!(matches!(error, LogError::Damaged { anomaly: Kind::PollSkip, offset: 0, .. }), "{error}");
+    assert!(error.to_string().contains("offsets 0..4") && error.to_string().contains("retention"), "{error}");
+}
+
+#[test]
+fn record_at_reads_from_the_first_offset_retention_keeps() {
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::Retention { partition: 0, evict: 2 }).unwrap();
+    let at = |offset| log.record_at(Position { partition: 0, offset }).unwrap().map(|r| r.value);
+    assert_eq!((at(1), at(2)), (None, Some("v2-3".to_string())));
+}
+
+#[test]
+fn a_missing_object_is_named_as_such_even_where_retention_begins() {
+    // Missing at offset 0 (retention keeps everything), and missing at the
+    // first offset retention keeps: neither is said to be evicted.
+    let (_dir, mut log) = log_with(&VALUES);
+    log.inject(&Fault::MissingObject { partition: 0, offset: 0 }).unwrap();
+    let error = poll_and_commit(&log, "g").unwrap_err();
+    assert!(error.to_string().contains("objects are missing"), "{error}");
+
+    let (_dir, mut log) = log_with(&VALUES[..1]);
+    assert_eq!(poll_and_commit(&log, "g").unwrap().len(), 1, "the group is at offset 1");
+    for value in &VALUES[1..] {
+        log.append(Some("k"), value).unwrap();
+    }
+    log.inject(&Fault::Retention { partition: 0, evict: 1 }).unwrap();
+    log.inject(&Fault::MissingObject { partition: 0, offset: 1 }).unwrap();
+    let error = poll_and_commit(&log, "g").unwrap_err();
+    assert!(error.to_string().contains("offsets 1..2") && error.to_string().contains("objects are missing"), "{error}");
 }
