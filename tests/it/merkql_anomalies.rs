@@ -36,9 +36,15 @@ const VALUES: [&str; 4] = ["v0-1", "v1-2", "v2-3", "v3-4"];
 #[test]
 fn merkql_0_2_forgets_commits_when_offsets_bin_is_corrupt_or_deleted() {
     for fault in [Fault::CorruptGroupOffsets, Fault::DeleteGroupOffsets] {
-        let (_dir, mut log) = log_with(&VALUES);
+        let (dir, mut log) = log_with(&VALUES);
         assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3]);
-        log.inject(&fault).unwrap();
+        let offsets_bin = dir.path().join(".merkql/groups/g/offsets.bin");
+        let before = std::fs::read(&offsets_bin).unwrap();
+        assert!(log.inject(&fault).unwrap().contains("1 group(s)"));
+        match fault {
+            Fault::DeleteGroupOffsets => assert!(!offsets_bin.exists(), "deleted"),
+            _ => assert_ne!(std::fs::read(&offsets_bin).unwrap(), before, "overwritten"),
+        }
         // Redelivered from the earliest offset, no error: a projection
         // that trusts the log applies everything twice.
         assert_eq!(offsets(&poll_and_commit(&log, "g").unwrap()), [0, 1, 2, 3], "{fault:?}");
