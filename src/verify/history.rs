@@ -252,7 +252,7 @@ impl History {
                 let read_past = partition
                     .reads
                     .iter()
-                    .any(|&(sequence, highest)| sequence > appended_at && highest > offset as u64);
+                    .any(|&(sequence, highest)| after(sequence, appended_at) && highest > offset as u64);
                 if read_past {
                     self.anomalies.add(Kind::LostWrite, None, &[position], || {
                         format!(
@@ -268,6 +268,13 @@ impl History {
         }
         self.anomalies.into_vec()
     }
+}
+
+/// Whether the operation numbered `later` came after the one numbered
+/// `earlier`. Every operation has its own number, so they are never equal.
+fn after(later: u64, earlier: u64) -> bool {
+    debug_assert_ne!(later, earlier, "operation numbers are unique");
+    later > earlier
 }
 
 /// A log that records every operation on the log it wraps into a
