@@ -226,3 +226,66 @@ fn flip_value_byte(partition_dir: &Path, offset: u64) -> Result<bool, LogError> 
     write_in_place(&pack_path, at_byte, &[value[i] ^ 0x01])?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition directory whose offset index names `target` at offset 0
+    /// and whose pack holds `entries` (hash, data) in order.
+    fn partition(target: [u8; 32], entries: &[([u8; 32], &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("offsets.idx"), index_entry(target)).unwrap();
+        let mut pack = Vec::new();
+        for (hash, data) in entries {
+            pack.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            pack.extend_from_slice(hash);
+            pack.extend_from_slice(data);
+        }
+        std::fs::write(dir.path().join("objects.pack"), pack).unwrap();
+        dir
+    }
+
+    /// An index entry: a 4-byte checksum (not read here), then the hash.
+    fn index_entry(hash: [u8; 32]) -> Vec<u8> {
+        let mut entry = vec![0u8; 4];
+        entry.extend_from_slice(&hash);
+        assert_eq!(entry.len() as u64, INDEX_ENTRY_BYTES);
+        entry
+    }
+
+    #[test]
+    fn the_object_is_found_wherever_it_sits_in_the_pack_even_last() {
+        let dir = partition([7; 32], &[([1; 32], b"ab"), ([7; 32], b"xyz")]);
+        assert_eq!(find_object(dir.path(), 0).unwrap(), Some((38, 3)), "second entry, ending the pack");
+        let dir = partition([7; 32], &[([7; 32], b"x"), ([1; 32], b"")]);
+        assert_eq!(find_object(dir.path(), 0).unwrap(), Some((0, 1)));
+        let dir = partition([9; 32], &[([1; 32], b"ab")]);
+        assert_eq!(find_object(dir.path(), 0).unwrap(), None, "not in the pack");
+    }
+
+    #[test]
+    fn an_entry_that_runs_past_the_end_of_the_pack_is_an_error_not_a_panic() {
+        let dir = partition([7; 32], &[([1; 32], b"ab")]);
+        let pack = dir.path().join("objects.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[0] = 200; // claims 200 bytes of data, holds 2
+        std::fs::write(&pack, bytes).unwrap();
+        let error = find_object(dir.path(), 0).unwrap_err();
+        assert!(error.to_string().contains("runs past the end of the pack"), "{error}");
+    }
+
+    #[test]
+    fn removing_an_object_changes_its_hash_and_drops_the_pack_index() {
+        let dir = partition([7; 32], &[([1; 32], b"ab"), ([7; 32], b"xyz")]);
+        std::fs::write(dir.path().join("objects.idx"), b"stale").unwrap();
+        assert!(remove_object(dir.path(), 0).unwrap());
+        assert!(!dir.path().join("objects.idx").exists());
+        assert_eq!(find_object(dir.path(), 0).unwrap(), None, "no object under its hash any more");
+        // The pack index already gone is no error; the object already gone
+        // is nothing to do.
+        assert!(!remove_object(dir.path(), 0).unwrap());
+        let dir = partition([7; 32], &[([7; 32], b"xyz")]);
+        assert!(remove_object(dir.path(), 0).unwrap(), "without an objects.idx");
+    }
+}
