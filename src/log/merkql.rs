@@ -298,9 +298,6 @@ impl Log for MerkqlLog {
     }
 
     fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
-        // Damage done by hand is caught by the fingerprints; faults are
-        // cheap to forget, so nothing verified before one is trusted.
-        self.verified.clear();
         self.inject_fault(fault)
     }
 
@@ -324,7 +321,6 @@ impl Log for MerkqlLog {
         }
         self.broker = broker;
         self.keyless_sent = Default::default();
-        self.verified.clear();
         Ok(())
     }
 }
@@ -368,7 +364,8 @@ struct Verifier {
 /// it is verified in full again. (The fingerprint is a 64-bit hash, not a
 /// cryptographic one: it guards against damage, like merkql's CRCs, not
 /// against forgery; the first read of each record is checked against the
-/// SHA-256 leaf.)
+/// SHA-256 leaf.) Kept across reopens and faults: a record changed or
+/// replaced since (a reused offset) has another fingerprint.
 #[derive(Clone, Default)]
 struct Verified(Arc<std::sync::Mutex<Vec<Vec<u64>>>>);
 
@@ -377,10 +374,6 @@ impl Verified {
         // A panic while holding it leaves fingerprints that are each
         // whole: keep them.
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn clear(&self) {
-        self.lock().clear();
     }
 }
 
