@@ -5,7 +5,9 @@ use crate::support::scratch_log;
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::encode;
 use event_sourced_cart::cart::scenario::canonical_events;
-use event_sourced_cart::log::Log;
+use event_sourced_cart::domain::{Domain, HistoryRecord};
+use event_sourced_cart::log::{Log, LogError};
+use event_sourced_cart::record::Position;
 use event_sourced_cart::verify::{ExecuteError, Phase, Production, Schedule, execute};
 
 #[test]
@@ -97,4 +99,57 @@ fn an_invented_record_applied_twice_is_reported() {
         Err(Violation::AppliedTwice { position, count: 2, .. }) => assert_eq!(position, invented),
         other => panic!("expected the invented record applied twice, got {other:?}"),
     }
+}
+
+/// A log that counts the consumers it hands out.
+struct CountingLog {
+    inner: event_sourced_cart::log::MerkqlLog,
+    consumers: std::cell::Cell<usize>,
+}
+
+impl event_sourced_cart::log::Log for CountingLog {
+    fn topic(&self) -> &str {
+        self.inner.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        self.inner.append(key, value)
+    }
+    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        self.inner.append_batch(records)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        self.inner.end_offsets()
+    }
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, LogError> {
+        self.consumers.set(self.consumers.get() + 1);
+        self.inner.consumer(group_id)
+    }
+    fn reopen(&mut self) -> Result<(), LogError> {
+        self.inner.reopen()
+    }
+    fn record_at(&self, position: Position) -> Result<Option<event_sourced_cart::record::LogRecord>, LogError> {
+        self.inner.record_at(position)
+    }
+}
+
+#[test]
+fn a_phase_polls_with_a_new_consumer_unless_its_schedule_says_reuse() {
+    let history: Vec<HistoryRecord> = (0..3)
+        .map(|i| HistoryRecord {
+            key: Some("c".into()),
+            value: format!(r#"{{"type":"AddItem","cart_id":"c","item":"i{i}","qty":1,"price":1}}"#),
+        })
+        .collect();
+    let phase = |reuse_consumer| Phase { produce: 1, reuse_consumer, ..Phase::default() };
+    let schedule = Schedule::new(1, vec![phase(false), phase(true), phase(false)], None).unwrap();
+    let (_dir, log) = scratch_log(1);
+    let mut log = CountingLog { inner: log, consumers: std::cell::Cell::new(0) };
+    execute(&Production(Cart), &history, &schedule, &mut log).unwrap();
+    // Per projection: phases 0, 2 and the final phase take a new consumer,
+    // phase 1 reuses phase 0's; then one for the full replay.
+    let projections = Cart.projections().len();
+    assert_eq!(log.consumers.get(), projections * 4);
 }
