@@ -152,3 +152,26 @@ pub fn with_faults(cases: impl Strategy<Value = Case>) -> impl Strategy<Value = 
         Case { schedule, ..case }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    #[test]
+    fn with_faults_adds_faults_to_about_one_phase_in_four() {
+        let mut runner =
+            TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[3; 32]));
+        let plain = cases(Just(()), Just(()), 20, |_, _| HistoryRecord { key: None, value: "v".into() });
+        let faulty = with_faults(plain);
+        let (mut with, mut phases) = (0, 0);
+        for _ in 0..200 {
+            let case = faulty.new_tree(&mut runner).unwrap().current();
+            phases += case.schedule.phases().len();
+            with += case.schedule.phases().iter().filter(|p| !p.faults.is_empty()).count();
+            assert!(case.schedule.phases().iter().all(|p| p.faults.len() <= 2));
+        }
+        assert!(with > phases / 8 && with < phases / 2, "about one phase in four: {with} of {phases}");
+    }
+}

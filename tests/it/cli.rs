@@ -530,3 +530,23 @@ fn over_long_or_empty_paths_are_refused_before_anything_is_created() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CART_SCRATCH_DIR") && stderr.contains("use at most 255"), "{stderr}");
 }
+
+#[test]
+fn the_replay_report_of_a_fault_file_lists_its_faults_and_anomalies() {
+    let file = format!("{}/data/anomalies/flip-payload-byte.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let out = cart(&["replay", "--durable", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\nFaults injected:\n  phase 1: flip-payload-byte: changed a byte"), "{text}");
+    assert!(text.contains("(stopped in phase 3 with inconsistent-offsets;"), "{text}");
+    assert!(text.contains("\nAnomalies found:\n"), "{text}");
+    assert!(text.contains("No silent divergence:"), "{text}");
+    assert!(!text.contains("Full replay and split replay agree"), "{text}");
+    // A file without faults has none of these.
+    let out = cart(&["replay", &canonical_file()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for absent in ["Faults injected", "stopped in phase", "Anomalies found", "No silent divergence"] {
+        assert!(!text.contains(absent), "{absent}: {text}");
+    }
+    assert!(text.contains("Full replay and split replay agree; every property holds."));
+}

@@ -153,3 +153,24 @@ fn a_phase_polls_with_a_new_consumer_unless_its_schedule_says_reuse() {
     let projections = Cart.projections().len();
     assert_eq!(log.consumers.get(), projections * 4);
 }
+
+#[test]
+fn a_log_that_does_not_inject_faults_says_so() {
+    use event_sourced_cart::log::Fault;
+    let (_dir, log) = scratch_log(1);
+    let mut log = CountingLog { inner: log, consumers: std::cell::Cell::new(0) };
+    let refused = log.inject(&Fault::PollError);
+    assert!(matches!(refused, Err(LogError::FaultUnsupported("poll-error"))), "{refused:?}");
+}
+
+#[test]
+fn per_record_forwards_reads_and_faults() {
+    use event_sourced_cart::log::{Fault, PerRecord};
+    let (_dir, log) = scratch_log(1);
+    let mut log = PerRecord(log);
+    let position = log.append(Some("c"), "v").unwrap();
+    assert_eq!(log.record_at(position).unwrap().map(|r| r.value), Some("v".to_string()));
+    assert!(log.inject(&Fault::PollError).unwrap().contains("next poll fails"));
+    let mut consumer = log.consumer("g").unwrap();
+    assert!(matches!(consumer.poll(), Err(LogError::PollFailed { .. })), "the fault reached the log");
+}
