@@ -314,8 +314,10 @@ impl<S: System> Driven<S> {
         match self.runner.phase(log, options) {
             Err(RunError::Log(LogError::PollFailed { .. }) | RunError::ProjectionPanicked { .. }) => {
                 *retries += 1;
+                // Released: the retry polls with a new consumer, whatever
+                // the options say about reusing one.
                 self.runner.release_consumer()?;
-                self.runner.phase(log, PhaseOptions { reuse_consumer: false, ..options })
+                self.runner.phase(log, options)
             }
             other => other,
         }
