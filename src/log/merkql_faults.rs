@@ -287,5 +287,10 @@ mod tests {
         assert!(!remove_object(dir.path(), 0).unwrap());
         let dir = partition([7; 32], &[([7; 32], b"xyz")]);
         assert!(remove_object(dir.path(), 0).unwrap(), "without an objects.idx");
+        // A pack index that cannot be removed is an error, not ignored.
+        let dir = partition([7; 32], &[([7; 32], b"xyz")]);
+        std::fs::create_dir(dir.path().join("objects.idx")).unwrap();
+        let error = remove_object(dir.path(), 0).unwrap_err();
+        assert!(error.to_string().contains("objects.idx"), "{error}");
     }
 }

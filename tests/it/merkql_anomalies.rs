@@ -259,3 +259,14 @@ fn a_missing_object_is_named_as_such_even_where_retention_begins() {
     let error = poll_and_commit(&log, "g").unwrap_err();
     assert!(error.to_string().contains("offsets 1..2") && error.to_string().contains("objects are missing"), "{error}");
 }
+
+#[test]
+fn group_offsets_that_cannot_be_listed_are_an_error() {
+    let (dir, mut log) = log_with(&VALUES);
+    // No group has committed yet: put a file where merkql keeps groups.
+    let groups = dir.path().join(".merkql/groups");
+    let _ = std::fs::remove_dir_all(&groups);
+    std::fs::write(&groups, b"not a directory").unwrap();
+    let error = log.inject(&Fault::DeleteGroupOffsets).unwrap_err();
+    assert!(error.to_string().contains("cannot list it"), "{error}");
+}
