@@ -90,3 +90,19 @@ fn a_stopped_campaign_runs_no_more_cases_and_says_so() {
     assert!(summary.interrupted);
     assert!((10..=12).contains(&summary.cases), "the cases in flight finish, no more: {}", summary.cases);
 }
+
+#[test]
+fn bad_soak_options_are_refused_with_what_to_use() {
+    for (args, says) in [
+        (&["--shard", "5/3"][..], "I/N with 0 <= I < N"),
+        (&["--duration", "0s"][..], "whole number of s, m or h"),
+        (&["--cases", "5", "--duration", "1m"][..], "cannot be used with"),
+        (&["--threads", "0"][..], "1..=256"),
+        (&["--max-events", "10001"][..], "0..=10000"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).arg("soak").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
