@@ -162,11 +162,7 @@ impl<D: Domain> DurableRunner<D> {
             Ok(applied) => applied,
             Err(panic) => {
                 let position = self.applying.take().unwrap_or(Position { partition: 0, offset: 0 });
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic without a message".into());
+                let message = crate::runner::panic_message(panic.as_ref());
                 let group = self.quoted_group();
                 self.forget_in_memory_state();
                 Err(RunError::ProjectionPanicked {

@@ -144,6 +144,16 @@ pub enum RunError {
     NotRebuildable(String),
 }
 
+/// A panic's message, if it has one (the payload of `panic!` with a
+/// literal or a formatted message).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 impl RunError {
     /// The named anomaly ([`crate::anomaly`]) this error stops a
     /// runner for, or `None` for a failure that is not about the history

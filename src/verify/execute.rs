@@ -271,7 +271,7 @@ impl<S: System> Driven<S> {
                         group: crate::text::quoted(self.runner.group_id()),
                         partition: 0,
                         offset: 0,
-                        message: crate::text::quoted(&panic_message(panic.as_ref())),
+                        message: crate::text::quoted(&crate::runner::panic_message(panic.as_ref())),
                     })
                 });
         match outcome {
@@ -336,15 +336,6 @@ impl<S: System> Driven<S> {
             stopped: self.stopped,
         })
     }
-}
-
-/// A panic's message, if it has one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Arms [`crate::log::Fault::PanicInApply`]: how many more applies before

@@ -60,6 +60,14 @@ fn log_with(partitions: u32, events: usize) -> (tempfile::TempDir, MerkqlLog) {
     (dir, log)
 }
 
+/// One durable phase of cart-state into `store`, its runner then dropped
+/// (as a stopped process leaves the store).
+fn one_phase(log: &MerkqlLog, store: &std::path::Path) {
+    let mut first = runner(store);
+    first.phase(log, PhaseOptions::default()).expect("phase");
+    first.release_consumer().expect("release");
+}
+
 fn runner(store: &std::path::Path) -> DurableRunner<Cart> {
     let projection = Cart.projections().into_iter().next().expect("cart-state");
     DurableRunner::new(Cart, projection, "cart-state", store.to_path_buf())
@@ -100,10 +108,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn a_store_behind_the_groups_merkql_offsets_is_refused() {
     let (dir, log) = log_with(1, 5);
     let store = dir.path().join("views.sqlite");
-    let mut first = runner(&store);
-    first.phase(&log, PhaseOptions::default()).expect("phase");
-    first.release_consumer().expect("release");
-    drop(first);
+    one_phase(&log, &store);
     // The store says 3 records were applied (as an older copy of it would;
     // its digest is left out, as a store of schema version 1 has none);
     // merkql's group is at 5: records 3 and 4 would never be delivered again.
@@ -205,10 +210,7 @@ fn a_log_that_went_backwards_is_refused() {
 fn a_store_of_another_log_or_a_newer_version_is_refused() {
     let (dir, log) = log_with(2, 3);
     let store = dir.path().join("views.sqlite");
-    let mut first = runner(&store);
-    first.phase(&log, PhaseOptions::default()).expect("phase");
-    first.release_consumer().expect("release");
-    drop(first);
+    one_phase(&log, &store);
 
     let (_three_dir, three) = log_with(3, 1);
     let error = runner(&store).phase(&three, PhaseOptions::default()).unwrap_err();
@@ -335,10 +337,7 @@ fn a_panic_in_a_projection_its_domain_cannot_rebuild_stops_every_later_phase() {
 fn a_store_of_schema_version_1_is_upgraded_when_opened() {
     let (dir, log) = log_with(1, 3);
     let store = dir.path().join("views.sqlite");
-    let mut first = runner(&store);
-    first.phase(&log, PhaseOptions::default()).expect("phase");
-    first.release_consumer().expect("release");
-    drop(first);
+    one_phase(&log, &store);
     let connection = rusqlite::Connection::open(&store).expect("open the store");
     connection
         .execute_batch(

@@ -1,13 +1,12 @@
 //! The executor itself: it refuses a log that is not fresh, and labels
 //! every group's phases as the schedule numbers them.
 
-use crate::support::scratch_log;
+use crate::support::{CountingLog, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::encode;
 use event_sourced_cart::cart::scenario::canonical_events;
 use event_sourced_cart::domain::{Domain, HistoryRecord};
 use event_sourced_cart::log::{Log, LogError};
-use event_sourced_cart::record::Position;
 use event_sourced_cart::verify::{ExecuteError, Phase, Production, Schedule, execute};
 
 #[test]
@@ -101,40 +100,6 @@ fn an_invented_record_applied_twice_is_reported() {
     }
 }
 
-/// A log that counts the consumers it hands out.
-struct CountingLog {
-    inner: event_sourced_cart::log::MerkqlLog,
-    consumers: std::cell::Cell<usize>,
-}
-
-impl event_sourced_cart::log::Log for CountingLog {
-    fn topic(&self) -> &str {
-        self.inner.topic()
-    }
-    fn partitions(&self) -> u32 {
-        self.inner.partitions()
-    }
-    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
-        self.inner.append(key, value)
-    }
-    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
-        self.inner.append_batch(records)
-    }
-    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
-        self.inner.end_offsets()
-    }
-    fn consumer(&self, group_id: &str) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, LogError> {
-        self.consumers.set(self.consumers.get() + 1);
-        self.inner.consumer(group_id)
-    }
-    fn reopen(&mut self) -> Result<(), LogError> {
-        self.inner.reopen()
-    }
-    fn record_at(&self, position: Position) -> Result<Option<event_sourced_cart::record::LogRecord>, LogError> {
-        self.inner.record_at(position)
-    }
-}
-
 #[test]
 fn a_phase_polls_with_a_new_consumer_unless_its_schedule_says_reuse() {
     let history: Vec<HistoryRecord> = (0..3)
@@ -146,7 +111,7 @@ fn a_phase_polls_with_a_new_consumer_unless_its_schedule_says_reuse() {
     let phase = |reuse_consumer| Phase { produce: 1, reuse_consumer, ..Phase::default() };
     let schedule = Schedule::new(1, vec![phase(false), phase(true), phase(false)], None).unwrap();
     let (_dir, log) = scratch_log(1);
-    let mut log = CountingLog { inner: log, consumers: std::cell::Cell::new(0) };
+    let mut log = CountingLog::new(log);
     execute(&Production(Cart), &history, &schedule, &mut log).unwrap();
     // Per projection: phases 0, 2 and the final phase take a new consumer,
     // phase 1 reuses phase 0's; then one for the full replay.
@@ -158,7 +123,7 @@ fn a_phase_polls_with_a_new_consumer_unless_its_schedule_says_reuse() {
 fn a_log_that_does_not_inject_faults_says_so() {
     use event_sourced_cart::log::Fault;
     let (_dir, log) = scratch_log(1);
-    let mut log = CountingLog { inner: log, consumers: std::cell::Cell::new(0) };
+    let mut log = CountingLog::new(log);
     let refused = log.inject(&Fault::PollError);
     assert!(matches!(refused, Err(LogError::FaultUnsupported("poll-error"))), "{refused:?}");
 }

@@ -2,7 +2,7 @@
 //! failure: merkql advances the positions of partitions it read before the
 //! failing one, so a commit after a failed poll would skip their records.
 
-use crate::support::scratch_log;
+use crate::support::{CountingLog, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{DomainEvent, encode};
 use event_sourced_cart::cart::money::Cents;
@@ -87,44 +87,10 @@ fn reopen_is_refused_while_a_consumer_holds_the_broker() {
     assert_eq!(log.partitions(), 2);
 }
 
-/// A log that counts the consumers it hands out (delegating to merkql).
-struct CountingLog<'a> {
-    inner: &'a mut event_sourced_cart::log::MerkqlLog,
-    consumers: std::cell::Cell<usize>,
-}
-
-impl event_sourced_cart::log::Log for CountingLog<'_> {
-    fn topic(&self) -> &str {
-        self.inner.topic()
-    }
-    fn partitions(&self) -> u32 {
-        self.inner.partitions()
-    }
-    fn append(&self, key: Option<&str>, value: &str) -> Result<event_sourced_cart::record::Position, LogError> {
-        self.inner.append(key, value)
-    }
-    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
-        self.inner.end_offsets()
-    }
-    fn consumer(&self, group_id: &str) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, LogError> {
-        self.consumers.set(self.consumers.get() + 1);
-        self.inner.consumer(group_id)
-    }
-    fn reopen(&mut self) -> Result<(), LogError> {
-        self.inner.reopen()
-    }
-    fn record_at(
-        &self,
-        position: event_sourced_cart::record::Position,
-    ) -> Result<Option<event_sourced_cart::record::LogRecord>, LogError> {
-        self.inner.record_at(position)
-    }
-}
-
 #[test]
 fn a_phase_reuses_the_previous_consumer_only_when_asked() {
-    let (_dir, mut log) = scratch_log(2);
-    let log = CountingLog { inner: &mut log, consumers: std::cell::Cell::new(0) };
+    let (_dir, log) = scratch_log(2);
+    let log = CountingLog::new(log);
     let mut runner = Runner::new(Cart, register(CartState::new()));
     let reuse = PhaseOptions { reuse_consumer: true, crash: None };
     runner.phase(&log, reuse).unwrap();

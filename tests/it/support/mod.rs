@@ -85,3 +85,56 @@ pub fn check(property: &str, check: Check<Cart>, case: &Case) -> Result<(), Test
     };
     Err(TestCaseError::fail(format!("{failure}\n{reproduce}")))
 }
+
+/// A log that counts the consumers it hands out.
+pub struct CountingLog {
+    pub inner: event_sourced_cart::log::MerkqlLog,
+    pub consumers: std::cell::Cell<usize>,
+}
+
+impl CountingLog {
+    pub fn new(inner: event_sourced_cart::log::MerkqlLog) -> CountingLog {
+        CountingLog { inner, consumers: std::cell::Cell::new(0) }
+    }
+}
+
+impl event_sourced_cart::log::Log for CountingLog {
+    fn topic(&self) -> &str {
+        self.inner.topic()
+    }
+    fn partitions(&self) -> u32 {
+        self.inner.partitions()
+    }
+    fn append(
+        &self,
+        key: Option<&str>,
+        value: &str,
+    ) -> Result<event_sourced_cart::record::Position, event_sourced_cart::log::LogError> {
+        self.inner.append(key, value)
+    }
+    fn append_batch(
+        &self,
+        records: &[(Option<&str>, &str)],
+    ) -> Result<Vec<event_sourced_cart::record::Position>, event_sourced_cart::log::LogError> {
+        self.inner.append_batch(records)
+    }
+    fn end_offsets(&self) -> Result<Vec<u64>, event_sourced_cart::log::LogError> {
+        self.inner.end_offsets()
+    }
+    fn consumer(
+        &self,
+        group_id: &str,
+    ) -> Result<Box<dyn event_sourced_cart::log::GroupConsumer>, event_sourced_cart::log::LogError> {
+        self.consumers.set(self.consumers.get() + 1);
+        self.inner.consumer(group_id)
+    }
+    fn reopen(&mut self) -> Result<(), event_sourced_cart::log::LogError> {
+        self.inner.reopen()
+    }
+    fn record_at(
+        &self,
+        position: event_sourced_cart::record::Position,
+    ) -> Result<Option<event_sourced_cart::record::LogRecord>, event_sourced_cart::log::LogError> {
+        self.inner.record_at(position)
+    }
+}
