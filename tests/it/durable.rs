@@ -357,3 +357,26 @@ fn a_store_of_schema_version_1_is_upgraded_when_opened() {
     let digest: Option<String> = connection.query_row("SELECT last_digest FROM checkpoints", [], |r| r.get(0)).unwrap();
     assert_eq!(digest.map(|d| d.len()), Some(16), "the new checkpoint has its digest");
 }
+
+/// The three cart projections write one stored-cart format, so a store
+/// holding any of them records the same format version for each: a
+/// projection declaring another version would refuse, or be refused by,
+/// state its sibling wrote in that same format.
+#[test]
+fn every_cart_projection_stores_its_carts_under_the_one_format_version() {
+    let (dir, log) = log_with(2, 6);
+    let store = dir.path().join("views.sqlite");
+    for projection in Cart.projections() {
+        let group = projection.group_id().to_string();
+        let mut runner = DurableRunner::new(Cart, projection, &group, store.clone());
+        runner.phase(&log, PhaseOptions::default()).expect("phase");
+        runner.release_consumer().expect("release");
+    }
+    let connection = rusqlite::Connection::open(&store).expect("open the store");
+    let versions: Vec<(String, u32)> = connection
+        .prepare("SELECT projection, state_version FROM projections ORDER BY projection")
+        .and_then(|mut rows| rows.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .expect("the stored versions");
+    assert_eq!(versions.len(), Cart.projections().len(), "{versions:?}");
+    assert!(versions.iter().all(|(_, version)| *version == versions[0].1), "{versions:?}");
+}
