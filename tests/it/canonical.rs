@@ -8,6 +8,7 @@ use event_sourced_cart::cart::projection::{CartState, CartStateView, Revenue, Re
 use event_sourced_cart::cart::report;
 use event_sourced_cart::cart::scenario::{CanonicalRun, FIRST_BATCH, canonical_events, run_canonical};
 use event_sourced_cart::domain::{AnyView, Domain, Projection, fold};
+use event_sourced_cart::record::Position;
 use event_sourced_cart::settings::scratch_dir;
 
 fn canonical_run(partitions: u32) -> CanonicalRun {
@@ -132,4 +133,29 @@ fn incremental_views_equal_a_full_fold() {
     let groups: Vec<&str> = folded.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(groups[..3], ["cart-state", "revenue", "units-sold"]);
     assert_eq!(groups[..3], [CartState::new().group_id(), Revenue::new().group_id(), UnitsSold::new().group_id()]);
+}
+
+/// The main job's verdict: an incremental poll that returned one record
+/// too many, one too few, or the right count at the wrong positions is
+/// named, with its group.
+#[test]
+fn an_incremental_poll_other_than_the_new_events_is_refused_with_its_group() {
+    let run = canonical_run(3);
+    let first_old = run.projections[0].first.report.delivered[0];
+    type Edit = fn(&mut Vec<Position>, Position);
+    let edits: [(&str, Edit); 3] = [
+        ("one more", |delivered, old| delivered.push(old)),
+        ("one fewer", |delivered, _| {
+            delivered.pop();
+        }),
+        ("one moved", |delivered, old| delivered[0] = old),
+    ];
+    for (name, edit) in edits {
+        for victim in 0..run.projections.len() {
+            let mut changed: CanonicalRun = canonical_run(3);
+            edit(&mut changed.projections[victim].incremental.report.delivered, first_old);
+            let error = changed.check_incremental().expect_err(name);
+            assert!(error.starts_with(&format!("group {}:", changed.projections[victim].group_id)), "{name}: {error}");
+        }
+    }
 }

@@ -550,3 +550,22 @@ fn the_replay_report_of_a_fault_file_lists_its_faults_and_anomalies() {
     }
     assert!(text.contains("Full replay and split replay agree; every property holds."));
 }
+
+/// A command line that does not parse is answered in the form it asked
+/// for: clap's text on stderr, or with `--json` anywhere in it, one JSON
+/// object on stdout.
+#[test]
+fn an_unparsable_command_line_answers_in_text_unless_json_is_asked_for() {
+    let text = cart(&["replay", "--bogus"]);
+    assert_eq!(text.status.code(), Some(2));
+    assert!(text.stdout.is_empty(), "{}", String::from_utf8_lossy(&text.stdout));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.starts_with("error: unexpected argument '--bogus'"), "{stderr}");
+    assert!(stderr.contains("Usage: event-sourced-cart replay"), "{stderr}");
+
+    let json = cart(&["replay", "--bogus", "--json"]);
+    assert_eq!(json.status.code(), Some(2));
+    let answer: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object on stdout");
+    assert_eq!(answer["error"], "unexpected argument '--bogus' found");
+    assert_eq!(answer["exit"], 2);
+}
