@@ -14,6 +14,8 @@
 
 pub mod bulk;
 pub mod fault;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod merkql;
 mod merkql_faults;
 

@@ -112,7 +112,10 @@ pub fn case_runner(seed: u64, index: u64) -> TestRunner {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&index.to_le_bytes());
-    let config = Config { failure_persistence: None, max_shrink_iters: 4096, ..Config::default() };
+    // Only `new_tree` and `run_one` use this runner, and neither reads or
+    // writes proptest's failure persistence: failures are saved as replay
+    // files by the campaign itself.
+    let config = Config { max_shrink_iters: 4096, ..Config::default() };
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 

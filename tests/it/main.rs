@@ -15,6 +15,8 @@ mod durable;
 mod executor;
 mod faults;
 mod hostile_text;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod merkql_anomalies;
 mod other_domain;
 mod poison;

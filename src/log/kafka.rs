@@ -1,0 +1,375 @@
+//! The Kafka-protocol backend (feature `kafka`): the log seam over
+//! librdkafka, for a real broker (Kafka, Redpanda, tansu, ...) or
+//! librdkafka's in-process mock cluster.
+//!
+//! How each operation maps, and why:
+//! - **Append**: a keyed record is produced and its delivery report awaited;
+//!   the position is the partition and offset the broker acknowledged.
+//!   Keys choose partitions with `murmur2_random`, the Java client's
+//!   partitioner, so other producers on the topic agree; keyless records go
+//!   to a partition of librdkafka's choice. Idempotence is on and one
+//!   request is in flight, so a batch keeps its order within a partition.
+//! - **Consumer**: one consumer per group at a time (as in every schedule of
+//!   this harness). It assigns itself every partition (Kafka's manual
+//!   assignment) and starts at the group's committed offsets, or at the
+//!   earliest record for a new group. Manual assignment means no rebalance:
+//!   nothing is revoked mid-poll and nothing waits for a group join; the
+//!   commits still go to the group coordinator under the group id, so
+//!   another consumer of the group resumes from them.
+//! - **Poll**: reads the high watermarks first, then polls until every
+//!   partition reaches its watermark, within [`POLL_DEADLINE`]; a broker
+//!   that does not deliver in time is a [`LogError::PollFailed`], after
+//!   which the consumer refuses to commit (as after a failed merkql poll).
+//!   merkql returns everything up to the tail in one call; Kafka delivers
+//!   in fetches, so this poll loops: the result is the same set.
+//! - **Commit**: exactly the next offset of each partition this consumer
+//!   returned, synchronously. Records polled and not committed come back to
+//!   the group's next consumer (redelivery), which the runners skip or
+//!   apply as they do on merkql.
+//! - **Reopen**: the clients are dropped and made again, as a restarted
+//!   process would; the broker keeps everything.
+//! - **Faults**: the file-level faults are merkql's; this backend refuses
+//!   them ([`LogError::FaultUnsupported`]). Broker faults of the mock
+//!   cluster (request errors, a broker down) are driven by the tests.
+
+use super::{GroupConsumer, Log, LogError};
+use crate::record::{LogRecord, Position};
+use rdkafka::ClientContext;
+use rdkafka::Message;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Longest wait for one append's acknowledgement, one poll to reach the
+/// watermarks, or one metadata request.
+pub const POLL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Delivery reports of the producer, by the index each record was sent
+/// with.
+#[derive(Default)]
+struct Deliveries(Mutex<Vec<(usize, Result<Position, String>)>>);
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+        let outcome = match result {
+            Ok(message) => match (u32::try_from(message.partition()), u64::try_from(message.offset())) {
+                (Ok(partition), Ok(offset)) => Ok(Position { partition, offset }),
+                _ => Err(format!("acknowledged at an impossible place: {} {}", message.partition(), message.offset())),
+            },
+            Err((error, _)) => Err(error.to_string()),
+        };
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((index, outcome));
+    }
+}
+
+/// A topic on a Kafka-protocol broker.
+pub struct KafkaLog {
+    bootstrap: String,
+    topic: String,
+    partitions: u32,
+    producer: BaseProducer<Deliveries>,
+    /// Reads watermarks and single records.
+    reader: BaseConsumer,
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap).set("log_level", "3");
+    config
+}
+
+impl KafkaLog {
+    /// The topic `topic`, which must exist with `partitions` partitions
+    /// (created by [`create_on_mock`] or by the broker's tools).
+    pub fn open(bootstrap: &str, topic: &str, partitions: u32) -> Result<KafkaLog, LogError> {
+        let backend = |action, e: KafkaError| LogError::Backend {
+            action,
+            place: crate::text::quoted(bootstrap),
+            message: e.to_string(),
+        };
+        let producer = client_config(bootstrap)
+            .set("partitioner", "murmur2_random")
+            .set("enable.idempotence", "true")
+            .set("max.in.flight.requests.per.connection", "1")
+            .set("linger.ms", "0")
+            .create_with_context(Deliveries::default())
+            .map_err(|e| backend("create a producer", e))?;
+        let reader: BaseConsumer = client_config(bootstrap)
+            .set("group.id", "event-sourced-cart-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| backend("create a reader", e))?;
+        let log = KafkaLog { bootstrap: bootstrap.to_string(), topic: topic.to_string(), partitions, producer, reader };
+        let metadata = log
+            .reader
+            .fetch_metadata(Some(topic), POLL_DEADLINE)
+            .map_err(|e| backend("read the topic's metadata", e))?;
+        let found = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+        if found != partitions as usize {
+            return Err(LogError::Missing {
+                place: crate::text::quoted(bootstrap),
+                topic: format!("{} of {partitions} partitions (found {found})", crate::text::quoted(topic)),
+            });
+        }
+        Ok(log)
+    }
+
+    fn backend(&self, action: &'static str, message: impl std::fmt::Display) -> LogError {
+        LogError::Backend { action, place: crate::text::quoted(&self.bootstrap), message: message.to_string() }
+    }
+
+    fn place(&self) -> String {
+        format!("topic {} on {}", crate::text::quoted(&self.topic), crate::text::quoted(&self.bootstrap))
+    }
+}
+
+/// Creates `topic` with `partitions` partitions on a mock cluster (whose
+/// brokers do not take the CreateTopics request) and opens it.
+pub fn create_on_mock<C: ClientContext>(
+    cluster: &rdkafka::mocking::MockCluster<'_, C>,
+    topic: &str,
+    partitions: u32,
+) -> Result<KafkaLog, LogError> {
+    let partitions_i32 = i32::try_from(partitions).map_err(|_| LogError::BadPartitionCount(partitions))?;
+    cluster.create_topic(topic, partitions_i32, 1).map_err(|e| LogError::Backend {
+        action: "create the topic",
+        place: crate::text::quoted(&cluster.bootstrap_servers()),
+        message: e.to_string(),
+    })?;
+    KafkaLog::open(&cluster.bootstrap_servers(), topic, partitions)
+}
+
+impl Log for KafkaLog {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    fn append(&self, key: Option<&str>, value: &str) -> Result<Position, LogError> {
+        Ok(self.append_batch(&[(key, value)])?.remove(0))
+    }
+
+    fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        for (index, (key, value)) in records.iter().enumerate() {
+            let mut record = BaseRecord::with_opaque_to(&self.topic, index).payload(*value);
+            if let Some(key) = key {
+                record = record.key(*key);
+            }
+            let deadline = Instant::now() + POLL_DEADLINE;
+            let mut pending = record;
+            loop {
+                match self.producer.send(pending) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back))
+                        if Instant::now() < deadline =>
+                    {
+                        self.producer.poll(Duration::from_millis(10));
+                        pending = back;
+                    }
+                    Err((e, _)) => return Err(self.backend("append", e)),
+                }
+            }
+        }
+        self.producer.flush(POLL_DEADLINE).map_err(|e| self.backend("flush the appends", e))?;
+        let mut reports = std::mem::take(&mut *self.producer.context().0.lock().unwrap_or_else(|p| p.into_inner()));
+        reports.sort_by_key(|(index, _)| *index);
+        if reports.len() != records.len() {
+            return Err(self.backend("append", format!("{} of {} records acknowledged", reports.len(), records.len())));
+        }
+        reports.into_iter().map(|(_, outcome)| outcome.map_err(|e| self.backend("append", e))).collect()
+    }
+
+    fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
+        high_watermarks(&self.reader, &self.topic, self.partitions).map_err(|e| self.backend("read the end offsets", e))
+    }
+
+    fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+        if !super::is_safe_name(group_id, super::MAX_GROUP_ID_BYTES) {
+            return Err(LogError::BadGroupId(crate::text::quoted(group_id)));
+        }
+        let consumer: BaseConsumer = client_config(&self.bootstrap)
+            .set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // A poll waits for the watermarks it read: answer fetches at
+            // once instead of after librdkafka's default 500 ms.
+            .set("fetch.wait.max.ms", "5")
+            .set("fetch.error.backoff.ms", "5")
+            .create()
+            .map_err(|e| self.backend("create a consumer", e))?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..self.partitions {
+            assignment
+                .add_partition_offset(&self.topic, partition as i32, Offset::Stored)
+                .map_err(|e| self.backend("assign the partitions", e))?;
+        }
+        consumer.assign(&assignment).map_err(|e| self.backend("assign the partitions", e))?;
+        let committed = consumer
+            .committed_offsets(assignment, POLL_DEADLINE)
+            .map_err(|e| self.backend("read the group's committed offsets", e))?;
+        let mut next = vec![0u64; self.partitions as usize];
+        for element in committed.elements() {
+            if let (Ok(partition), Offset::Offset(offset)) = (usize::try_from(element.partition()), element.offset())
+                && partition < next.len()
+            {
+                next[partition] = u64::try_from(offset).unwrap_or(0);
+            }
+        }
+        Ok(Box::new(KafkaConsumer {
+            consumer,
+            topic: self.topic.clone(),
+            place: self.place(),
+            next,
+            committed: None,
+            failed: false,
+        }))
+    }
+
+    fn reopen(&mut self) -> Result<(), LogError> {
+        *self = KafkaLog::open(&self.bootstrap, &self.topic, self.partitions)?;
+        Ok(())
+    }
+
+    fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
+        let ends = self.end_offsets()?;
+        if ends.get(position.partition as usize).is_none_or(|end| position.offset >= *end) {
+            return Ok(None);
+        }
+        let mut assignment = TopicPartitionList::new();
+        let offset = i64::try_from(position.offset).map_err(|e| self.backend("read a record", e))?;
+        assignment
+            .add_partition_offset(&self.topic, position.partition as i32, Offset::Offset(offset))
+            .map_err(|e| self.backend("read a record", e))?;
+        self.reader.assign(&assignment).map_err(|e| self.backend("read a record", e))?;
+        let deadline = Instant::now() + POLL_DEADLINE;
+        while Instant::now() < deadline {
+            match self.reader.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) if message.offset() == offset => return Ok(Some(log_record(&message))),
+                Some(Ok(_)) | None => {}
+                Some(Err(e)) => return Err(self.backend("read a record", e)),
+            }
+        }
+        Err(self.backend("read a record", format!("nothing arrived within {POLL_DEADLINE:?}")))
+    }
+}
+
+fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> Result<Vec<u64>, KafkaError> {
+    (0..partitions)
+        .map(|p| {
+            consumer.fetch_watermarks(topic, p as i32, POLL_DEADLINE).map(|(_, high)| u64::try_from(high).unwrap_or(0))
+        })
+        .collect()
+}
+
+fn log_record(message: &rdkafka::message::BorrowedMessage<'_>) -> LogRecord {
+    // Values and keys are text on this seam; bytes that are not UTF-8 are
+    // replaced (U+FFFD) and then rejected by the decoder, never dropped.
+    LogRecord {
+        topic: message.topic().to_string(),
+        partition: message.partition() as u32,
+        offset: message.offset() as u64,
+        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+        value: message.payload().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(),
+    }
+}
+
+struct KafkaConsumer {
+    consumer: BaseConsumer,
+    topic: String,
+    place: String,
+    /// The next offset of each partition: what a commit now would store.
+    next: Vec<u64>,
+    committed: Option<Vec<u64>>,
+    failed: bool,
+}
+
+impl KafkaConsumer {
+    fn failed(&mut self, message: impl std::fmt::Display) -> LogError {
+        self.failed = true;
+        LogError::PollFailed { place: self.place.clone(), message: message.to_string() }
+    }
+}
+
+impl GroupConsumer for KafkaConsumer {
+    fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
+        let ends = match high_watermarks(&self.consumer, &self.topic, self.next.len() as u32) {
+            Ok(ends) => ends,
+            Err(e) => return Err(self.failed(format!("reading the watermarks: {e}"))),
+        };
+        let mut records = Vec::new();
+        let deadline = Instant::now() + POLL_DEADLINE;
+        while self.next.iter().zip(&ends).any(|(next, end)| next < end) {
+            if Instant::now() >= deadline {
+                let behind: Vec<String> = self
+                    .next
+                    .iter()
+                    .zip(&ends)
+                    .enumerate()
+                    .filter(|(_, (n, e))| n < e)
+                    .map(|(p, (n, e))| format!("partition {p} at {n} of {e}"))
+                    .collect();
+                return Err(self.failed(format!(
+                    "the broker did not deliver up to the end within {POLL_DEADLINE:?} ({})",
+                    behind.join(", ")
+                )));
+            }
+            match self.consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(e)) => return Err(self.failed(e)),
+                Some(Ok(message)) => {
+                    let record = log_record(&message);
+                    let Some(next) = self.next.get_mut(record.partition as usize) else {
+                        return Err(self.failed(format!("a record of partition {} arrived", record.partition)));
+                    };
+                    if record.offset < *next {
+                        continue;
+                    }
+                    *next = record.offset + 1;
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        if self.failed {
+            return Err(LogError::CommitAfterFailedPoll);
+        }
+        if self.committed.as_ref() == Some(&self.next) {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in self.next.iter().enumerate() {
+            let offset = Offset::Offset(i64::try_from(*next).unwrap_or(i64::MAX));
+            offsets.add_partition_offset(&self.topic, partition as i32, offset).map_err(|e| LogError::Backend {
+                action: "commit",
+                place: self.place.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        self.consumer.commit(&offsets, CommitMode::Sync).map_err(|e| LogError::Backend {
+            action: "commit",
+            place: self.place.clone(),
+            message: e.to_string(),
+        })?;
+        self.committed = Some(self.next.clone());
+        Ok(())
+    }
+
+    fn close(self: Box<Self>) -> Result<(), LogError> {
+        Ok(())
+    }
+}
