@@ -80,6 +80,11 @@ pub struct KafkaLog {
     reader: BaseConsumer,
 }
 
+/// A backend error of the broker at `bootstrap`.
+fn backend_error(bootstrap: &str, action: &'static str, message: impl std::fmt::Display) -> LogError {
+    LogError::Backend { action, place: crate::text::quoted(bootstrap), message: message.to_string() }
+}
+
 fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", bootstrap).set("log_level", "3");
@@ -90,11 +95,7 @@ impl KafkaLog {
     /// The topic `topic`, which must exist with `partitions` partitions
     /// (created by [`create_on_mock`] or by the broker's tools).
     pub fn open(bootstrap: &str, topic: &str, partitions: u32) -> Result<KafkaLog, LogError> {
-        let backend = |action, e: KafkaError| LogError::Backend {
-            action,
-            place: crate::text::quoted(bootstrap),
-            message: e.to_string(),
-        };
+        let backend = |action, e: KafkaError| backend_error(bootstrap, action, e);
         let producer = client_config(bootstrap)
             .set("partitioner", "murmur2_random")
             .set("enable.idempotence", "true")
@@ -123,7 +124,11 @@ impl KafkaLog {
     }
 
     fn backend(&self, action: &'static str, message: impl std::fmt::Display) -> LogError {
-        LogError::Backend { action, place: crate::text::quoted(&self.bootstrap), message: message.to_string() }
+        backend_error(&self.bootstrap, action, message)
+    }
+
+    fn take_reports(&self) -> Vec<(usize, Result<Position, String>)> {
+        std::mem::take(&mut *self.producer.context().0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     fn place(&self) -> String {
@@ -139,11 +144,9 @@ pub fn create_on_mock<C: ClientContext>(
     partitions: u32,
 ) -> Result<KafkaLog, LogError> {
     let partitions_i32 = i32::try_from(partitions).map_err(|_| LogError::BadPartitionCount(partitions))?;
-    cluster.create_topic(topic, partitions_i32, 1).map_err(|e| LogError::Backend {
-        action: "create the topic",
-        place: crate::text::quoted(&cluster.bootstrap_servers()),
-        message: e.to_string(),
-    })?;
+    cluster
+        .create_topic(topic, partitions_i32, 1)
+        .map_err(|e| backend_error(&cluster.bootstrap_servers(), "create the topic", e))?;
     KafkaLog::open(&cluster.bootstrap_servers(), topic, partitions)
 }
 
@@ -161,6 +164,9 @@ impl Log for KafkaLog {
     }
 
     fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        // Reports that arrived after an earlier batch gave up are not this
+        // batch's: its indexes start at 0 again.
+        self.take_reports();
         for (index, (key, value)) in records.iter().enumerate() {
             let mut record = BaseRecord::with_opaque_to(&self.topic, index).payload(*value);
             if let Some(key) = key {
@@ -182,7 +188,7 @@ impl Log for KafkaLog {
             }
         }
         self.producer.flush(POLL_DEADLINE).map_err(|e| self.backend("flush the appends", e))?;
-        let mut reports = std::mem::take(&mut *self.producer.context().0.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut reports = self.take_reports();
         reports.sort_by_key(|(index, _)| *index);
         if reports.len() != records.len() {
             return Err(self.backend("append", format!("{} of {} records acknowledged", reports.len(), records.len())));
@@ -256,7 +262,9 @@ impl Log for KafkaLog {
         let deadline = Instant::now() + POLL_DEADLINE;
         while Instant::now() < deadline {
             match self.reader.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) if message.offset() == offset => return Ok(Some(log_record(&message))),
+                Some(Ok(message)) if message.offset() == offset => {
+                    return log_record(&message).map(Some).map_err(|e| self.backend("read a record", e));
+                }
                 Some(Ok(_)) | None => {}
                 Some(Err(e)) => return Err(self.backend("read a record", e)),
             }
@@ -273,16 +281,29 @@ fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> Res
         .collect()
 }
 
-fn log_record(message: &rdkafka::message::BorrowedMessage<'_>) -> LogRecord {
-    // Values and keys are text on this seam; bytes that are not UTF-8 are
-    // replaced (U+FFFD) and then rejected by the decoder, never dropped.
-    LogRecord {
+/// The record of `message`. This seam carries text, as merkql stores it;
+/// a Kafka topic may hold any bytes. A key or value that is not UTF-8 is
+/// refused with its place: replacing its bytes (U+FFFD) could turn it into
+/// another valid event, a forged record.
+fn log_record(message: &rdkafka::message::BorrowedMessage<'_>) -> Result<LogRecord, String> {
+    let (partition, offset) = match (u32::try_from(message.partition()), u64::try_from(message.offset())) {
+        (Ok(partition), Ok(offset)) => (partition, offset),
+        _ => return Err(format!("a record at an impossible place: {} {}", message.partition(), message.offset())),
+    };
+    let text = |bytes: &[u8], what: &str| {
+        String::from_utf8(bytes.to_vec()).map_err(|e| {
+            format!(
+                "the record at partition {partition}, offset {offset} has a {what} that is not UTF-8 ({e}); this harness reads text: remove the record or produce it as UTF-8"
+            )
+        })
+    };
+    Ok(LogRecord {
         topic: message.topic().to_string(),
-        partition: message.partition() as u32,
-        offset: message.offset() as u64,
-        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-        value: message.payload().map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(),
-    }
+        partition,
+        offset,
+        key: message.key().map(|k| text(k, "key")).transpose()?,
+        value: message.payload().map(|v| text(v, "value")).transpose()?.unwrap_or_default(),
+    })
 }
 
 struct KafkaConsumer {
@@ -329,7 +350,10 @@ impl GroupConsumer for KafkaConsumer {
                 None => {}
                 Some(Err(e)) => return Err(self.failed(e)),
                 Some(Ok(message)) => {
-                    let record = log_record(&message);
+                    let record = match log_record(&message) {
+                        Ok(record) => record,
+                        Err(e) => return Err(self.failed(e)),
+                    };
                     let Some(next) = self.next.get_mut(record.partition as usize) else {
                         return Err(self.failed(format!("a record of partition {} arrived", record.partition)));
                     };
@@ -351,20 +375,14 @@ impl GroupConsumer for KafkaConsumer {
         if self.committed.as_ref() == Some(&self.next) {
             return Ok(());
         }
+        let commit_error =
+            |e: KafkaError| LogError::Backend { action: "commit", place: self.place.clone(), message: e.to_string() };
         let mut offsets = TopicPartitionList::new();
         for (partition, next) in self.next.iter().enumerate() {
             let offset = Offset::Offset(i64::try_from(*next).unwrap_or(i64::MAX));
-            offsets.add_partition_offset(&self.topic, partition as i32, offset).map_err(|e| LogError::Backend {
-                action: "commit",
-                place: self.place.clone(),
-                message: e.to_string(),
-            })?;
+            offsets.add_partition_offset(&self.topic, partition as i32, offset).map_err(commit_error)?;
         }
-        self.consumer.commit(&offsets, CommitMode::Sync).map_err(|e| LogError::Backend {
-            action: "commit",
-            place: self.place.clone(),
-            message: e.to_string(),
-        })?;
+        self.consumer.commit(&offsets, CommitMode::Sync).map_err(commit_error)?;
         self.committed = Some(self.next.clone());
         Ok(())
     }

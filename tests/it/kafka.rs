@@ -48,3 +48,28 @@ proptest! {
         prop_assert!(violations.is_empty(), "{}", violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     }
 }
+
+/// A Kafka topic may hold bytes that are not UTF-8 (another producer's);
+/// the seam carries text, so the poll fails naming the record, commits
+/// nothing, and never hands on an altered (U+FFFD) value.
+#[test]
+fn a_value_that_is_not_utf8_fails_the_poll_with_its_place() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let topic = fresh_topic();
+    let log = create_on_mock(&cluster, &topic, 1).expect("a topic");
+    log.append(Some("cart-1"), r#"{"type":"Checkout","cart_id":"cart-1"}"#).expect("append");
+    let raw: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .expect("a producer");
+    let bytes: &[u8] = b"{\"type\":\"Checkout\",\"cart_id\":\"cart-\xff\"}";
+    raw.send(BaseRecord::to(&topic).key("cart-1").payload(bytes).partition(0)).map_err(|(e, _)| e).expect("send");
+    raw.flush(std::time::Duration::from_secs(30)).expect("flush");
+
+    let mut consumer = log.consumer("cart-state").expect("a consumer");
+    let error = consumer.poll().expect_err("the poll refuses the record");
+    let message = error.to_string();
+    assert!(message.contains("partition 0, offset 1 has a value that is not UTF-8"), "{message}");
+    assert!(matches!(consumer.commit(), Err(event_sourced_cart::log::LogError::CommitAfterFailedPoll)));
+}
