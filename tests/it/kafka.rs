@@ -73,3 +73,112 @@ fn a_value_that_is_not_utf8_fails_the_poll_with_its_place() {
     assert!(message.contains("partition 0, offset 1 has a value that is not UTF-8"), "{message}");
     assert!(matches!(consumer.commit(), Err(event_sourced_cart::log::LogError::CommitAfterFailedPoll)));
 }
+
+/// A broker fault of librdkafka's mock cluster, injected before a phase.
+#[derive(Clone, Debug)]
+enum BrokerFault {
+    /// The next `count` requests of one kind fail with one error code.
+    RequestErrors { api: rdkafka::types::RDKafkaApiKey, error: rdkafka::types::RDKafkaRespErr, count: usize },
+    /// Partition `partition`'s leadership moves to broker `broker`.
+    LeaderMoves { partition: u32, broker: i32 },
+}
+
+fn broker_fault() -> impl Strategy<Value = BrokerFault> {
+    use rdkafka::types::RDKafkaApiKey as Api;
+    use rdkafka::types::RDKafkaRespErr as Code;
+    let api = prop_oneof![
+        Just(Api::Fetch),
+        Just(Api::ListOffsets),
+        Just(Api::OffsetCommit),
+        Just(Api::OffsetFetch),
+        Just(Api::Produce),
+        Just(Api::Metadata),
+    ];
+    let error = prop_oneof![
+        Just(Code::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION),
+        Just(Code::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT),
+        Just(Code::RD_KAFKA_RESP_ERR_NOT_COORDINATOR),
+        Just(Code::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS),
+        Just(Code::RD_KAFKA_RESP_ERR__TRANSPORT),
+    ];
+    prop_oneof![
+        (api, error, 1..4usize).prop_map(|(api, error, count)| BrokerFault::RequestErrors { api, error, count }),
+        (0..3u32, 1..=3i32).prop_map(|(partition, broker)| BrokerFault::LeaderMoves { partition, broker }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..proptest_config("proptest-regressions/kafka.txt") })]
+
+    /// The durable runners under broker faults: every phase either ends
+    /// or fails with a named log error (never a wrong view, never a
+    /// panic), and once the faults are over, one more phase brings every
+    /// view to the model's.
+    #[test]
+    fn durable_views_reach_the_model_or_fail_by_name_under_broker_faults(
+        history in event_sourced_cart::cart::generate::history_with(30),
+        partitions in 1..=3u32,
+        phases in prop::collection::vec((0..12usize, prop::option::of(broker_fault())), 1..4),
+    ) {
+        use event_sourced_cart::domain::Domain;
+        use event_sourced_cart::durable::DurableRunner;
+        use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
+        let cluster = MockCluster::new(3).expect("a mock cluster");
+        let topic = fresh_topic();
+        let log = create_on_mock(&cluster, &topic, partitions).expect("a topic");
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = dir.path().join("views.sqlite");
+        let mut runners: Vec<DurableRunner<Cart>> = Cart
+            .projections()
+            .into_iter()
+            .map(|projection| {
+                let group = projection.group_id().to_string();
+                DurableRunner::new(Cart, projection, &group, store.clone())
+            })
+            .collect();
+        let records = event_sourced_cart::cart::generate::to_records(&history);
+        let mut produced = Vec::new();
+        let mut failures = Vec::new();
+        for (size, fault) in &phases {
+            let end = (produced.len() + size).min(records.len());
+            let batch: Vec<(Option<&str>, &str)> =
+                records[produced.len()..end].iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
+            let positions = log.append_batch(&batch).expect("appends are retried by the producer");
+            produced.extend(positions.into_iter().zip(records[produced.len()..end].iter().cloned()));
+            match fault {
+                Some(BrokerFault::RequestErrors { api, error, count }) => cluster.request_errors(*api, &vec![*error; *count]),
+                Some(BrokerFault::LeaderMoves { partition, broker }) => {
+                    cluster.partition_leader(&topic, (*partition % partitions) as i32, Some(*broker)).expect("a leader");
+                }
+                None => {}
+            }
+            for runner in &mut runners {
+                if let Err(error) = runner.phase(&log, PhaseOptions::default()) {
+                    prop_assert!(matches!(error, RunError::Log(_)), "{error}");
+                    failures.push(error.to_string());
+                    runner.release_consumer().expect("release");
+                }
+            }
+            for api in [
+                rdkafka::types::RDKafkaApiKey::Fetch,
+                rdkafka::types::RDKafkaApiKey::ListOffsets,
+                rdkafka::types::RDKafkaApiKey::OffsetCommit,
+                rdkafka::types::RDKafkaApiKey::OffsetFetch,
+                rdkafka::types::RDKafkaApiKey::Produce,
+                rdkafka::types::RDKafkaApiKey::Metadata,
+            ] {
+                cluster.clear_request_errors(api);
+            }
+        }
+        let rest: Vec<(Option<&str>, &str)> =
+            records[produced.len()..].iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
+        let positions = log.append_batch(&rest).expect("append");
+        produced.extend(positions.into_iter().zip(records[produced.len()..].iter().cloned()));
+        let model = Cart.model(&produced);
+        for runner in &mut runners {
+            runner.phase(&log, PhaseOptions::default()).map_err(|e| TestCaseError::fail(format!("after the faults: {e}")))?;
+            let expected = &model.views[runner.group_id()];
+            prop_assert_eq!(&runner.view(), expected, "group {} (failures on the way: {:?})", runner.group_id(), failures);
+        }
+    }
+}
