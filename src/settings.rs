@@ -11,6 +11,7 @@
 //! | `CART_BENCH_DISK_DIR` | the disk the per-send bench compares with tmpfs | the system temp dir |
 //! | `CART_BENCH_1M` | `1` adds the million-event bench sizes, `0` does not | `0` |
 //! | `CART_BENCH_FLUSH_MB` | size of the cache-flush buffer of the catch-up bench, MiB | 768 |
+//! | `KAFKA_BOOTSTRAP` | a Kafka-protocol broker (`host:port[,host:port...]`) the `kafka` tests run against instead of the mock cluster | unset: the mock cluster |
 //!
 //! A variable that is set but unusable (empty, not a number, zero cases) is
 //! an error naming it, never a silent default. proptest reads its own
@@ -33,6 +34,7 @@ pub struct Settings {
     pub bench_disk_dir: Option<PathBuf>,
     pub bench_1m: bool,
     pub bench_flush_mb: u32,
+    pub kafka_bootstrap: Option<String>,
     /// `CART_CRASH_AT=POINT` or `POINT:N`: abort the process at the Nth
     /// (default first) pass through a named crash point ([`crate::crash`]),
     /// for crash tests.
@@ -63,6 +65,7 @@ impl Settings {
             bench_1m: number(&lookup, "CART_BENCH_1M", 0, 1)? == Some(1),
             bench_flush_mb: count(&lookup, "CART_BENCH_FLUSH_MB", 1)?.unwrap_or(768),
             crash_at: crash_at(&lookup)?,
+            kafka_bootstrap: bootstrap(&lookup)?,
         })
     }
 
@@ -121,6 +124,29 @@ fn number(
             fix: "fix the value or unset the variable",
         }),
     }
+}
+
+/// `host:port` entries separated by commas, as librdkafka's
+/// `bootstrap.servers` takes them.
+fn bootstrap(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<String>, SettingError> {
+    const VARIABLE: &str = "KAFKA_BOOTSTRAP";
+    let Some(value) = lookup(VARIABLE) else { return Ok(None) };
+    let fail = |problem: String| SettingError {
+        variable: VARIABLE,
+        value: shown(&value),
+        problem,
+        fix: "set it to host:port (several separated by commas), for example localhost:9092, or unset it",
+    };
+    let text = value.to_str().ok_or_else(|| fail("it is not UTF-8".into()))?;
+    for entry in text.split(',') {
+        let port = entry.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+        match port {
+            Some((host, Ok(port)))
+                if port > 0 && !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic() && c != ',') => {}
+            _ => return Err(fail(format!("{} is not host:port", crate::text::quoted(entry)))),
+        }
+    }
+    Ok(Some(text.to_string()))
 }
 
 fn crash_at(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<(String, u32)>, SettingError> {
@@ -220,5 +246,18 @@ mod tests {
         assert_eq!(settings(&[("PROPTEST_RNG_SEED", "42")]).unwrap().proptest_rng_seed, Some(42));
         assert!(settings(&[("CART_BENCH_1M", "1")]).unwrap().bench_1m);
         assert!(!settings(&[("CART_BENCH_1M", "0")]).unwrap().bench_1m);
+    }
+
+    #[test]
+    fn a_kafka_bootstrap_is_host_port_entries() {
+        for good in ["localhost:9092", "10.0.0.1:9092,10.0.0.2:19092", "[::1]:9092"] {
+            assert_eq!(settings(&[("KAFKA_BOOTSTRAP", good)]).unwrap().kafka_bootstrap.as_deref(), Some(good));
+        }
+        for bad in ["", "localhost", "localhost:", ":9092", "host:0", "host:65536", "a:1,,b:2", "a b:1", "h:9092\n"] {
+            let error = settings(&[("KAFKA_BOOTSTRAP", bad)]).unwrap_err();
+            assert_eq!(error.variable, "KAFKA_BOOTSTRAP", "{bad:?}");
+            assert!(error.to_string().contains("host:port"), "{error}");
+        }
+        assert_eq!(settings(&[]).unwrap().kafka_bootstrap, None);
     }
 }

@@ -78,6 +78,9 @@ pub struct KafkaLog {
     producer: BaseProducer<Deliveries>,
     /// Reads watermarks and single records.
     reader: BaseConsumer,
+    /// Whether this log created its topic ([`KafkaLog::create`]) and so
+    /// deletes it when dropped.
+    owns_topic: bool,
 }
 
 /// A backend error of the broker at `bootstrap`.
@@ -108,7 +111,14 @@ impl KafkaLog {
             .set("enable.auto.commit", "false")
             .create()
             .map_err(|e| backend("create a reader", e))?;
-        let log = KafkaLog { bootstrap: bootstrap.to_string(), topic: topic.to_string(), partitions, producer, reader };
+        let log = KafkaLog {
+            bootstrap: bootstrap.to_string(),
+            topic: topic.to_string(),
+            partitions,
+            producer,
+            reader,
+            owns_topic: false,
+        };
         let metadata = log
             .reader
             .fetch_metadata(Some(topic), POLL_DEADLINE)
@@ -120,6 +130,42 @@ impl KafkaLog {
                 topic: format!("{} of {partitions} partitions (found {found})", crate::text::quoted(topic)),
             });
         }
+        Ok(log)
+    }
+
+    /// Creates the new topic `topic` with `partitions` partitions on a
+    /// real broker (replication factor 1: a test topic), opens it, and
+    /// deletes it when the log is dropped.
+    pub fn create(bootstrap: &str, topic: &str, partitions: u32) -> Result<KafkaLog, LogError> {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        if partitions == 0 || partitions > super::MAX_PARTITIONS {
+            return Err(LogError::BadPartitionCount(partitions));
+        }
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+            client_config(bootstrap).create().map_err(|e| backend_error(bootstrap, "create an admin client", e))?;
+        let new_topic = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
+        let options = AdminOptions::new().operation_timeout(Some(POLL_DEADLINE));
+        let results = futures_executor::block_on(admin.create_topics([&new_topic], &options))
+            .map_err(|e| backend_error(bootstrap, "create the topic", e))?;
+        for result in results {
+            if let Err((name, code)) = result {
+                return Err(backend_error(
+                    bootstrap,
+                    "create the topic",
+                    format!("{}: {code}", crate::text::quoted(&name)),
+                ));
+            }
+        }
+        let deadline = Instant::now() + POLL_DEADLINE;
+        // A new topic's metadata reaches every broker shortly after.
+        let mut log = loop {
+            match KafkaLog::open(bootstrap, topic, partitions) {
+                Ok(log) => break log,
+                Err(LogError::Missing { .. }) if Instant::now() < deadline => std::thread::yield_now(),
+                Err(e) => return Err(e),
+            }
+        };
+        log.owns_topic = true;
         Ok(log)
     }
 
@@ -244,8 +290,19 @@ impl Log for KafkaLog {
     }
 
     fn reopen(&mut self) -> Result<(), LogError> {
-        *self = KafkaLog::open(&self.bootstrap, &self.topic, self.partitions)?;
-        Ok(())
+        // The replaced log must not delete the topic the new one reads.
+        let owns_topic = std::mem::replace(&mut self.owns_topic, false);
+        match KafkaLog::open(&self.bootstrap, &self.topic, self.partitions) {
+            Ok(mut reopened) => {
+                reopened.owns_topic = owns_topic;
+                *self = reopened;
+                Ok(())
+            }
+            Err(e) => {
+                self.owns_topic = owns_topic;
+                Err(e)
+            }
+        }
     }
 
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
@@ -271,6 +328,45 @@ impl Log for KafkaLog {
         }
         Err(self.backend("read a record", format!("nothing arrived within {POLL_DEADLINE:?}")))
     }
+}
+
+impl Drop for KafkaLog {
+    /// Deletes a topic this log created; a failure is reported on stderr
+    /// with the topic's name, since a drop cannot return it.
+    fn drop(&mut self) {
+        if !self.owns_topic {
+            return;
+        }
+        use rdkafka::admin::{AdminClient, AdminOptions};
+        let deleted = client_config(&self.bootstrap)
+            .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
+            .map_err(|e| e.to_string())
+            .and_then(|admin| {
+                let options = AdminOptions::new().operation_timeout(Some(POLL_DEADLINE));
+                futures_executor::block_on(admin.delete_topics(&[self.topic.as_str()], &options))
+                    .map_err(|e| e.to_string())
+                    .and_then(|results| {
+                        results.into_iter().try_for_each(|r| r.map(drop).map_err(|(_, code)| code.to_string()))
+                    })
+            });
+        if let Err(e) = deleted {
+            eprintln!(
+                "warning: could not delete the test topic {} on {}: {}; delete it with your broker's tools",
+                crate::text::quoted(&self.topic),
+                crate::text::quoted(&self.bootstrap),
+                crate::text::escaped(&e)
+            );
+        }
+    }
+}
+
+/// A topic name no other run uses: `prefix`, the process id, the time and
+/// a counter, so that runs on one broker never share a topic.
+pub fn unique_topic(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
 }
 
 fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> Result<Vec<u64>, KafkaError> {

@@ -1,31 +1,58 @@
-//! The Kafka-protocol backend on librdkafka's in-process mock cluster
-//! (`cargo test --features kafka`): the canonical scenario gives the
-//! seed's figures, and generated histories and schedules pass every
-//! property, as they do on merkql.
+//! The Kafka-protocol backend (`cargo test --features kafka`): the
+//! canonical scenario gives the seed's figures, and generated histories
+//! and schedules pass every property, as they do on merkql. They run on
+//! librdkafka's in-process mock cluster, or on the broker of
+//! `KAFKA_BOOTSTRAP` when it is set (each in a new topic, deleted after);
+//! broker faults need the mock cluster, so that property always uses one.
 
 use crate::support::proptest_config;
 use event_sourced_cart::cart::generate::case_with;
 use event_sourced_cart::cart::scenario::{run_canonical, run_canonical_on};
 use event_sourced_cart::cart::{Cart, TOPIC, report};
 use event_sourced_cart::log::Log;
-use event_sourced_cart::log::kafka::create_on_mock;
+use event_sourced_cart::log::kafka::{KafkaLog, create_on_mock, unique_topic};
 use event_sourced_cart::verify::check::check_all;
 use event_sourced_cart::verify::{Production, execute};
 use proptest::prelude::*;
 use rdkafka::mocking::MockCluster;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A topic name not used before in this process: each case gets a fresh
-/// topic, as each gets a fresh merkql directory.
-fn fresh_topic() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{TOPIC}-{}", NEXT.fetch_add(1, Ordering::SeqCst))
+/// Where a test's topics live: the broker of `KAFKA_BOOTSTRAP`, or a new
+/// mock cluster of 3 brokers.
+enum Broker {
+    Mock(MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+    Real(String),
+}
+
+impl Broker {
+    fn new() -> Broker {
+        match &crate::support::settings().kafka_bootstrap {
+            Some(bootstrap) => Broker::Real(bootstrap.clone()),
+            None => Broker::Mock(MockCluster::new(3).expect("a mock cluster")),
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            Broker::Mock(cluster) => cluster.bootstrap_servers(),
+            Broker::Real(bootstrap) => bootstrap.clone(),
+        }
+    }
+
+    /// A new topic of `partitions` partitions, never used before.
+    fn log(&self, partitions: u32) -> KafkaLog {
+        let topic = unique_topic(TOPIC);
+        match self {
+            Broker::Mock(cluster) => create_on_mock(cluster, &topic, partitions),
+            Broker::Real(bootstrap) => KafkaLog::create(bootstrap, &topic, partitions),
+        }
+        .expect("a new topic")
+    }
 }
 
 #[test]
-fn the_canonical_scenario_on_a_mock_cluster_gives_the_seed_figures() {
-    let cluster = MockCluster::new(3).expect("a mock cluster");
-    let mut log = create_on_mock(&cluster, &fresh_topic(), 3).expect("a topic");
+fn the_canonical_scenario_on_kafka_gives_the_seed_figures() {
+    let broker = Broker::new();
+    let mut log = broker.log(3);
     let on_kafka = run_canonical_on(&mut log).expect("the scenario runs");
     on_kafka.check_incremental().expect("each group polls exactly the 5 new events");
     let dir = tempfile::tempdir().expect("a directory");
@@ -37,11 +64,11 @@ fn the_canonical_scenario_on_a_mock_cluster_gives_the_seed_figures() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..proptest_config("proptest-regressions/kafka.txt") })]
 
-    /// Every property of `check::all` on a mock cluster of 3 brokers.
+    /// Every property of `check::all`.
     #[test]
-    fn generated_histories_pass_every_property_on_a_mock_cluster(case in case_with(40)) {
-        let cluster = MockCluster::new(3).expect("a mock cluster");
-        let mut log = create_on_mock(&cluster, &fresh_topic(), case.schedule.partitions()).expect("a topic");
+    fn generated_histories_pass_every_property_on_kafka(case in case_with(40)) {
+        let broker = Broker::new();
+        let mut log = broker.log(case.schedule.partitions());
         let execution = execute(&Production(Cart), &case.history, &case.schedule, &mut log)
             .map_err(|e| TestCaseError::fail(format!("the log failed: {e}")))?;
         let violations = check_all(&execution);
@@ -55,14 +82,12 @@ proptest! {
 #[test]
 fn a_value_that_is_not_utf8_fails_the_poll_with_its_place() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let cluster = MockCluster::new(1).expect("a mock cluster");
-    let topic = fresh_topic();
-    let log = create_on_mock(&cluster, &topic, 1).expect("a topic");
+    let broker = Broker::new();
+    let log = broker.log(1);
+    let topic = log.topic().to_string();
     log.append(Some("cart-1"), r#"{"type":"Checkout","cart_id":"cart-1"}"#).expect("append");
-    let raw: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .create()
-        .expect("a producer");
+    let raw: BaseProducer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().expect("a producer");
     let bytes: &[u8] = b"{\"type\":\"Checkout\",\"cart_id\":\"cart-\xff\"}";
     raw.send(BaseRecord::to(&topic).key("cart-1").payload(bytes).partition(0)).map_err(|(e, _)| e).expect("send");
     raw.flush(std::time::Duration::from_secs(30)).expect("flush");
@@ -124,7 +149,7 @@ proptest! {
         use event_sourced_cart::durable::DurableRunner;
         use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
         let cluster = MockCluster::new(3).expect("a mock cluster");
-        let topic = fresh_topic();
+        let topic = unique_topic(TOPIC);
         let log = create_on_mock(&cluster, &topic, partitions).expect("a topic");
         let dir = tempfile::tempdir().expect("a directory");
         let store = dir.path().join("views.sqlite");
