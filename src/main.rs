@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use event_sourced_cart::cart::replay_report::{indented, json_report, text_report};
 use event_sourced_cart::cart::report;
-use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical};
+use event_sourced_cart::cart::scenario::{DEFAULT_PARTITIONS, run_canonical, run_canonical_on};
 use event_sourced_cart::cart::soak as cart_soak;
 use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::log::{Log, PerRecord};
@@ -42,6 +42,15 @@ struct Cli {
     /// Partition count of the cart-events topic (1-256).
     #[arg(long, default_value_t = DEFAULT_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=MAX_PARTITIONS as i64))]
     partitions: u32,
+    /// Run on the Kafka-protocol broker at HOST:PORT instead, in a new
+    /// topic deleted afterwards (builds with `--features kafka`).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "data_dir", value_parser = bootstrap_arg, hide = !cfg!(feature = "kafka"))]
+    kafka: Option<String>,
+}
+
+fn bootstrap_arg(text: &str) -> Result<String, String> {
+    event_sourced_cart::settings::check_bootstrap(text)?;
+    Ok(text.to_string())
 }
 
 #[derive(Subcommand)]
@@ -75,6 +84,10 @@ enum Command {
         /// schedule restarts the process or injects faults.
         #[arg(long)]
         durable: bool,
+        /// Replay on the Kafka-protocol broker at HOST:PORT, in a new topic
+        /// deleted afterwards (builds with `--features kafka`).
+        #[arg(long, value_name = "HOST:PORT", conflicts_with = "send_each", value_parser = bootstrap_arg, hide = !cfg!(feature = "kafka"))]
+        kafka: Option<String>,
     },
     /// Append the records of an events file (either replay format) to the
     /// log in DIR, creating it if needed. Prints a line as each chunk is
@@ -179,9 +192,9 @@ fn main() -> ExitCode {
         return Exit::LogFailed.into();
     }
     let exit = match cli.command {
-        None => canonical(cli.data_dir.as_deref(), cli.partitions),
-        Some(Command::Replay { file, partitions, split_at, json, send_each, durable }) => {
-            replay(&file, partitions, &split_at, json, ReplayRun { send_each, durable })
+        None => canonical(cli.data_dir.as_deref(), cli.partitions, cli.kafka.as_deref()),
+        Some(Command::Replay { file, partitions, split_at, json, send_each, durable, kafka }) => {
+            replay(&file, partitions, &split_at, json, ReplayRun { send_each, durable, kafka })
         }
         Some(Command::Append { file, data_dir, partitions, chunk }) => append(&file, &data_dir, partitions, chunk),
         Some(Command::Project { data_dir, store, follow, interval_ms, batch }) => {
@@ -414,7 +427,8 @@ fn exit_for(error: &LogError) -> Exit {
         | LogError::BadPartitionCount(_)
         | LogError::BadTopic(_)
         | LogError::BadGroupId(_)
-        | LogError::FaultUnsupported(_) => Exit::BadInput,
+        | LogError::FaultUnsupported(_)
+        | LogError::KafkaNotBuilt => Exit::BadInput,
         LogError::ConsumersStillOpen(_)
         | LogError::CommitAfterFailedPoll
         | LogError::Backend { .. }
@@ -423,7 +437,7 @@ fn exit_for(error: &LogError) -> Exit {
     }
 }
 
-fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
+fn canonical(data_dir: Option<&Path>, partitions: u32, kafka: Option<&str>) -> Exit {
     let temp;
     let dir = match data_dir {
         Some(dir) => dir,
@@ -438,7 +452,13 @@ fn canonical(data_dir: Option<&Path>, partitions: u32) -> Exit {
             }
         },
     };
-    let run = match run_canonical(dir, partitions) {
+    let run = match kafka {
+        Some(bootstrap) => kafka_log(bootstrap, partitions).map_err(RunError::Log).and_then(|mut log| {
+            run_canonical_on(log.as_mut(), &format!("Kafka at {}", event_sourced_cart::text::quoted(bootstrap)))
+        }),
+        None => run_canonical(dir, partitions),
+    };
+    let run = match run {
         Ok(run) => run,
         Err(RunError::Log(e)) => {
             print_error(&e.to_string());
@@ -519,13 +539,32 @@ fn fail(json: bool, exit: Exit, message: String) -> Exit {
 }
 
 /// How `replay` runs the file.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct ReplayRun {
     send_each: bool,
     durable: bool,
+    /// The broker to replay on instead of a scratch merkql log.
+    kafka: Option<String>,
+}
+
+/// A new topic of `partitions` partitions on the broker at `bootstrap`,
+/// deleted when the log is dropped.
+#[cfg(feature = "kafka")]
+fn kafka_log(bootstrap: &str, partitions: u32) -> Result<Box<dyn Log>, LogError> {
+    use event_sourced_cart::log::kafka::{KafkaLog, unique_topic};
+    Ok(Box::new(KafkaLog::create(bootstrap, &unique_topic(TOPIC), partitions)?))
+}
+
+/// Without the `kafka` feature, `--kafka` says how to get it.
+#[cfg(not(feature = "kafka"))]
+fn kafka_log(_bootstrap: &str, _partitions: u32) -> Result<Box<dyn Log>, LogError> {
+    Err(LogError::KafkaNotBuilt)
 }
 
 fn replay(path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, run: ReplayRun) -> Exit {
+    if run.kafka.is_some() && !cfg!(feature = "kafka") {
+        return fail(json, Exit::BadInput, LogError::KafkaNotBuilt.to_string());
+    }
     let bad_input =
         |message: String| fail(json, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
     // Made before the file is read (which may block, on a pipe), so that
@@ -574,8 +613,13 @@ fn run_on_scratch_log(
     run: ReplayRun,
     progress: &ReplayProgress,
 ) -> Result<Verdict<Cart>, String> {
-    let log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
-    let mut log: Box<dyn Log> = if run.send_each { Box::new(PerRecord(log)) } else { Box::new(log) };
+    let mut log: Box<dyn Log> = match &run.kafka {
+        Some(bootstrap) => kafka_log(bootstrap, schedule.partitions()).map_err(|e| e.to_string())?,
+        None => {
+            let log = MerkqlLog::create(dir.path(), TOPIC, schedule.partitions()).map_err(|e| e.to_string())?;
+            if run.send_each { Box::new(PerRecord(log)) } else { Box::new(log) }
+        }
+    };
     let mut stage = |stage| {
         event_sourced_cart::scratch::exit_if_interrupted();
         progress.stage(stage)

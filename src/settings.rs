@@ -126,8 +126,20 @@ fn number(
     }
 }
 
-/// `host:port` entries separated by commas, as librdkafka's
-/// `bootstrap.servers` takes them.
+/// `Ok` if `text` is `host:port` entries separated by commas, as
+/// librdkafka's `bootstrap.servers` takes them; else what is wrong. The one
+/// rule for `KAFKA_BOOTSTRAP` and `--kafka`.
+pub fn check_bootstrap(text: &str) -> Result<(), String> {
+    for entry in text.split(',') {
+        let port = entry.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+        match port {
+            Some((host, Ok(port))) if port > 0 && !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic()) => {}
+            _ => return Err(format!("{} is not host:port", crate::text::quoted(entry))),
+        }
+    }
+    Ok(())
+}
+
 fn bootstrap(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<String>, SettingError> {
     const VARIABLE: &str = "KAFKA_BOOTSTRAP";
     let Some(value) = lookup(VARIABLE) else { return Ok(None) };
@@ -138,14 +150,7 @@ fn bootstrap(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<String
         fix: "set it to host:port (several separated by commas), for example localhost:9092, or unset it",
     };
     let text = value.to_str().ok_or_else(|| fail("it is not UTF-8".into()))?;
-    for entry in text.split(',') {
-        let port = entry.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
-        match port {
-            Some((host, Ok(port)))
-                if port > 0 && !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic() && c != ',') => {}
-            _ => return Err(fail(format!("{} is not host:port", crate::text::quoted(entry)))),
-        }
-    }
+    check_bootstrap(text).map_err(fail)?;
     Ok(Some(text.to_string()))
 }
 

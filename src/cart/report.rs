@@ -114,8 +114,9 @@ pub fn canonical_text(run: &CanonicalRun) -> String {
     let w = &mut out;
     let _ = writeln!(
         w,
-        "Event-sourced cart on merkql: topic {}, {}",
-        super::TOPIC,
+        "Event-sourced cart on {}: topic {}, {}",
+        run.backend,
+        crate::text::name(&run.topic),
         crate::text::count(run.partitions, "partition")
     );
     let _ = writeln!(w);

@@ -51,6 +51,10 @@ pub struct ProjectionRun {
 /// Everything the canonical run observed.
 #[derive(Clone, Debug)]
 pub struct CanonicalRun {
+    /// The log it ran on, for the report's first line: `merkql`, `Kafka at ...`.
+    pub backend: String,
+    /// The topic's name on that log.
+    pub topic: String,
     pub partitions: u32,
     pub first_batch: usize,
     /// Positions of the new events, as `send` reported them.
@@ -97,8 +101,8 @@ impl CanonicalRun {
 }
 
 /// Runs steps 1-8 of the seed on `log` (new and empty) with every
-/// projection of the cart domain.
-pub fn run_canonical_on(log: &mut dyn Log) -> Result<CanonicalRun, RunError> {
+/// projection of the cart domain; `backend` names the log in the report.
+pub fn run_canonical_on(log: &mut dyn Log, backend: &str) -> Result<CanonicalRun, RunError> {
     let events = canonical_events();
     let (first, new) = events.split_at(FIRST_BATCH);
     for record in first.iter().map(encode) {
@@ -121,14 +125,21 @@ pub fn run_canonical_on(log: &mut dyn Log) -> Result<CanonicalRun, RunError> {
         let incremental = Pass { report, view: runner.view() };
         projections.push(ProjectionRun { group_id: runner.group_id().to_string(), first, incremental });
     }
-    Ok(CanonicalRun { partitions: log.partitions(), first_batch: first.len(), new_positions, projections })
+    Ok(CanonicalRun {
+        backend: backend.to_string(),
+        topic: log.topic().to_string(),
+        partitions: log.partitions(),
+        first_batch: first.len(),
+        new_positions,
+        projections,
+    })
 }
 
 /// Runs steps 1-8 of the seed on a new merkql log in `dir`, holding the
 /// directory's lock throughout; the log is marked complete at the end.
 pub fn run_canonical(dir: &Path, partitions: u32) -> Result<CanonicalRun, RunError> {
     let mut log = MerkqlLog::create(dir, TOPIC, partitions)?;
-    let run = run_canonical_on(&mut log)?;
+    let run = run_canonical_on(&mut log, "merkql")?;
     log.mark_complete()?;
     Ok(run)
 }

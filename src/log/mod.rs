@@ -157,6 +157,10 @@ pub enum LogError {
         "the poll failed in {place}: {message}; the consumer may have moved past records it did not return, so it must not commit: poll again with a new consumer"
     )]
     PollFailed { place: String, message: String },
+    #[error(
+        "this build has no Kafka backend; build it with `cargo run --release --features kafka -- ...` (librdkafka is compiled from source, nothing to install)"
+    )]
+    KafkaNotBuilt,
     #[error("this log cannot have the fault {0} injected; run fault schedules on a merkql log")]
     FaultUnsupported(&'static str),
     #[error(

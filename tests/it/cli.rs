@@ -569,3 +569,30 @@ fn an_unparsable_command_line_answers_in_text_unless_json_is_asked_for() {
     assert_eq!(answer["error"], "unexpected argument '--bogus' found");
     assert_eq!(answer["exit"], 2);
 }
+
+/// `--kafka` takes host:port entries, as `KAFKA_BOOTSTRAP` does (one rule),
+/// and not together with a merkql directory.
+#[test]
+fn kafka_addresses_are_checked_before_anything_runs() {
+    for args in [&["--kafka", "localhost"][..], &["replay", &canonical_file(), "--kafka", "host:0"][..]] {
+        let out = cart(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is not host:port"), "{args:?}: {stderr}");
+    }
+    let out = cart(&["--kafka", "localhost:9092", "--data-dir", "/nonexistent/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+/// A build without the `kafka` feature says how to get the backend.
+#[cfg(not(feature = "kafka"))]
+#[test]
+fn kafka_without_the_feature_says_how_to_build_it() {
+    for args in [&["--kafka", "localhost:9092"][..], &["replay", &canonical_file(), "--kafka", "localhost:9092"][..]] {
+        let out = cart(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--features kafka"), "{args:?}: {stderr}");
+    }
+}

@@ -53,11 +53,15 @@ impl Broker {
 fn the_canonical_scenario_on_kafka_gives_the_seed_figures() {
     let broker = Broker::new();
     let mut log = broker.log(3);
-    let on_kafka = run_canonical_on(&mut log).expect("the scenario runs");
+    let on_kafka = run_canonical_on(&mut log, "Kafka").expect("the scenario runs");
     on_kafka.check_incremental().expect("each group polls exactly the 5 new events");
     let dir = tempfile::tempdir().expect("a directory");
     let on_merkql = run_canonical(&dir.path().join("log"), 3).expect("the scenario runs on merkql");
-    assert_eq!(report::canonical_text(&on_kafka), report::canonical_text(&on_merkql));
+    let (kafka_text, merkql_text) = (report::canonical_text(&on_kafka), report::canonical_text(&on_merkql));
+    let header = format!("Event-sourced cart on Kafka: topic {}, 3 partitions", log.topic());
+    assert_eq!(kafka_text.lines().next(), Some(header.as_str()));
+    // Everything after the first line (which names the log) is the same.
+    assert_eq!(kafka_text.split_once('\n').map(|t| t.1), merkql_text.split_once('\n').map(|t| t.1));
     assert_eq!(log.end_offsets().expect("ends").iter().sum::<u64>(), 35);
 }
 
