@@ -16,7 +16,8 @@
 //!   nothing is revoked mid-poll and nothing waits for a group join; the
 //!   commits still go to the group coordinator under the group id, so
 //!   another consumer of the group resumes from them.
-//! - **Poll**: reads the high watermarks first, then polls until every
+//! - **Poll**: reads the high watermarks first (retrying, a few times, the
+//!   errors of a partition that is moving between brokers), then polls until every
 //!   partition reaches its watermark, within [`POLL_DEADLINE`]; a broker
 //!   that does not deliver in time is a [`LogError::PollFailed`], after
 //!   which the consumer refuses to commit (as after a failed merkql poll).
@@ -369,10 +370,40 @@ pub fn unique_topic(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}-{n}", std::process::id())
 }
 
+/// Each partition's high watermark. Errors a broker gives while its
+/// partitions move (a leader changing, a timed-out request, a dropped
+/// connection) are retried a few times, as Kafka's clients do, before they
+/// become the caller's error.
 fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> Result<Vec<u64>, KafkaError> {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    const ATTEMPTS: u32 = 5;
+    let transient = |e: &KafkaError| {
+        matches!(
+            e.rdkafka_error_code(),
+            Some(
+                Code::NotLeaderForPartition
+                    | Code::LeaderNotAvailable
+                    | Code::RequestTimedOut
+                    | Code::NotCoordinator
+                    | Code::CoordinatorLoadInProgress
+                    | Code::BrokerTransportFailure
+            )
+        )
+    };
     (0..partitions)
         .map(|p| {
-            consumer.fetch_watermarks(topic, p as i32, POLL_DEADLINE).map(|(_, high)| u64::try_from(high).unwrap_or(0))
+            let mut attempt = 1;
+            loop {
+                match consumer.fetch_watermarks(topic, p as i32, POLL_DEADLINE) {
+                    Ok((_, high)) => return Ok(u64::try_from(high).unwrap_or(0)),
+                    Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                        // librdkafka refreshes the partition's leader meanwhile.
+                        std::thread::sleep(Duration::from_millis(50 << attempt));
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         })
         .collect()
 }
