@@ -16,13 +16,17 @@
 //!   nothing is revoked mid-poll and nothing waits for a group join; the
 //!   commits still go to the group coordinator under the group id, so
 //!   another consumer of the group resumes from them.
-//! - **Poll**: reads the high watermarks first (retrying, a few times, the
-//!   errors of a partition that is moving between brokers), then polls until every
-//!   partition reaches its watermark, within [`POLL_DEADLINE`]; a broker
-//!   that does not deliver in time is a [`LogError::PollFailed`], after
-//!   which the consumer refuses to commit (as after a failed merkql poll).
-//!   merkql returns everything up to the tail in one call; Kafka delivers
-//!   in fetches, so this poll loops: the result is the same set.
+//! - **Poll**: reads the high watermarks first, then polls until every
+//!   partition reaches its watermark, within the log's timeout
+//!   ([`DEFAULT_TIMEOUT`], or [`KafkaLog::with_timeout`]). Transient errors
+//!   (a partition moving between brokers, a broker restarting: see
+//!   `is_transient`) are waited out within that time, since librdkafka
+//!   recovers from them; a broker that does not deliver in time is a
+//!   [`LogError::PollFailed`] naming the partitions behind and the last
+//!   error, after which the consumer refuses to commit (as after a failed
+//!   merkql poll). merkql returns everything up to the tail in one call;
+//!   Kafka delivers in fetches, so this poll loops: the result is the same
+//!   set.
 //! - **Commit**: exactly the next offset of each partition this consumer
 //!   returned, synchronously. Records polled and not committed come back to
 //!   the group's next consumer (redelivery), which the runners skip or
@@ -45,9 +49,10 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Longest wait for one append's acknowledgement, one poll to reach the
-/// watermarks, or one metadata request.
-pub const POLL_DEADLINE: Duration = Duration::from_secs(30);
+/// Longest wait, unless [`KafkaLog::with_timeout`] says otherwise, for one
+/// batch of appends to be acknowledged, one poll to reach the watermarks,
+/// one record to be read, or one metadata request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Delivery reports of the producer, by the index each record was sent
 /// with.
@@ -82,6 +87,8 @@ pub struct KafkaLog {
     /// Whether this log created its topic ([`KafkaLog::create`]) and so
     /// deletes it when dropped.
     owns_topic: bool,
+    /// How long each operation may wait for the broker.
+    timeout: Duration,
 }
 
 /// A backend error of the broker at `bootstrap`.
@@ -91,7 +98,13 @@ fn backend_error(bootstrap: &str, action: &'static str, message: impl std::fmt::
 
 fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap).set("log_level", "3");
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        // A broker that comes back is reconnected to within a second
+        // (librdkafka's default waits up to 10 s), so that an operation
+        // waiting out a restart sees it.
+        .set("reconnect.backoff.max.ms", "1000");
     config
 }
 
@@ -119,11 +132,10 @@ impl KafkaLog {
             producer,
             reader,
             owns_topic: false,
+            timeout: DEFAULT_TIMEOUT,
         };
-        let metadata = log
-            .reader
-            .fetch_metadata(Some(topic), POLL_DEADLINE)
-            .map_err(|e| backend("read the topic's metadata", e))?;
+        let metadata =
+            log.reader.fetch_metadata(Some(topic), log.timeout).map_err(|e| backend("read the topic's metadata", e))?;
         let found = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
         if found != partitions as usize {
             return Err(LogError::Missing {
@@ -145,7 +157,7 @@ impl KafkaLog {
         let admin: AdminClient<rdkafka::client::DefaultClientContext> =
             client_config(bootstrap).create().map_err(|e| backend_error(bootstrap, "create an admin client", e))?;
         let new_topic = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
-        let options = AdminOptions::new().operation_timeout(Some(POLL_DEADLINE));
+        let options = AdminOptions::new().operation_timeout(Some(DEFAULT_TIMEOUT));
         let results = futures_executor::block_on(admin.create_topics([&new_topic], &options))
             .map_err(|e| backend_error(bootstrap, "create the topic", e))?;
         for result in results {
@@ -157,7 +169,7 @@ impl KafkaLog {
                 ));
             }
         }
-        let deadline = Instant::now() + POLL_DEADLINE;
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
         // A new topic's metadata reaches every broker shortly after.
         let mut log = loop {
             match KafkaLog::open(bootstrap, topic, partitions) {
@@ -168,6 +180,14 @@ impl KafkaLog {
         };
         log.owns_topic = true;
         Ok(log)
+    }
+
+    /// The same log, each operation waiting at most `timeout` for the
+    /// broker (instead of [`DEFAULT_TIMEOUT`]) before it fails by name: a
+    /// broker that is down costs each operation this long.
+    pub fn with_timeout(mut self, timeout: Duration) -> KafkaLog {
+        self.timeout = timeout;
+        self
     }
 
     fn backend(&self, action: &'static str, message: impl std::fmt::Display) -> LogError {
@@ -219,7 +239,7 @@ impl Log for KafkaLog {
             if let Some(key) = key {
                 record = record.key(*key);
             }
-            let deadline = Instant::now() + POLL_DEADLINE;
+            let deadline = Instant::now() + self.timeout;
             let mut pending = record;
             loop {
                 match self.producer.send(pending) {
@@ -234,7 +254,7 @@ impl Log for KafkaLog {
                 }
             }
         }
-        self.producer.flush(POLL_DEADLINE).map_err(|e| self.backend("flush the appends", e))?;
+        self.producer.flush(self.timeout).map_err(|e| self.backend("flush the appends", e))?;
         let mut reports = self.take_reports();
         reports.sort_by_key(|(index, _)| *index);
         if reports.len() != records.len() {
@@ -244,7 +264,8 @@ impl Log for KafkaLog {
     }
 
     fn end_offsets(&self) -> Result<Vec<u64>, LogError> {
-        high_watermarks(&self.reader, &self.topic, self.partitions).map_err(|e| self.backend("read the end offsets", e))
+        high_watermarks(&self.reader, &self.topic, self.partitions, self.timeout)
+            .map_err(|e| self.backend("read the end offsets", e))
     }
 
     fn consumer(&self, group_id: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
@@ -270,7 +291,7 @@ impl Log for KafkaLog {
         }
         consumer.assign(&assignment).map_err(|e| self.backend("assign the partitions", e))?;
         let committed = consumer
-            .committed_offsets(assignment, POLL_DEADLINE)
+            .committed_offsets(assignment, self.timeout)
             .map_err(|e| self.backend("read the group's committed offsets", e))?;
         let mut next = vec![0u64; self.partitions as usize];
         for element in committed.elements() {
@@ -287,6 +308,7 @@ impl Log for KafkaLog {
             next,
             committed: None,
             failed: false,
+            timeout: self.timeout,
         }))
     }
 
@@ -296,6 +318,7 @@ impl Log for KafkaLog {
         match KafkaLog::open(&self.bootstrap, &self.topic, self.partitions) {
             Ok(mut reopened) => {
                 reopened.owns_topic = owns_topic;
+                reopened.timeout = self.timeout;
                 *self = reopened;
                 Ok(())
             }
@@ -317,17 +340,19 @@ impl Log for KafkaLog {
             .add_partition_offset(&self.topic, position.partition as i32, Offset::Offset(offset))
             .map_err(|e| self.backend("read a record", e))?;
         self.reader.assign(&assignment).map_err(|e| self.backend("read a record", e))?;
-        let deadline = Instant::now() + POLL_DEADLINE;
+        let deadline = Instant::now() + self.timeout;
+        let mut last_error = None;
         while Instant::now() < deadline {
             match self.reader.poll(Duration::from_millis(100)) {
                 Some(Ok(message)) if message.offset() == offset => {
                     return log_record(&message).map(Some).map_err(|e| self.backend("read a record", e));
                 }
                 Some(Ok(_)) | None => {}
+                Some(Err(e)) if is_transient(&e) => last_error = Some(e),
                 Some(Err(e)) => return Err(self.backend("read a record", e)),
             }
         }
-        Err(self.backend("read a record", format!("nothing arrived within {POLL_DEADLINE:?}")))
+        Err(self.backend("read a record", format!("nothing arrived within {:?}{}", self.timeout, after(last_error))))
     }
 }
 
@@ -343,7 +368,7 @@ impl Drop for KafkaLog {
             .create::<AdminClient<rdkafka::client::DefaultClientContext>>()
             .map_err(|e| e.to_string())
             .and_then(|admin| {
-                let options = AdminOptions::new().operation_timeout(Some(POLL_DEADLINE));
+                let options = AdminOptions::new().operation_timeout(Some(self.timeout));
                 futures_executor::block_on(admin.delete_topics(&[self.topic.as_str()], &options))
                     .map_err(|e| e.to_string())
                     .and_then(|results| {
@@ -370,36 +395,55 @@ pub fn unique_topic(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}-{n}", std::process::id())
 }
 
-/// Each partition's high watermark. Errors a broker gives while its
-/// partitions move (a leader changing, a timed-out request, a dropped
-/// connection) are retried a few times, as Kafka's clients do, before they
-/// become the caller's error.
-fn high_watermarks(consumer: &BaseConsumer, topic: &str, partitions: u32) -> Result<Vec<u64>, KafkaError> {
+/// Whether `error` is one a broker gives while its partitions move or it
+/// restarts (a leader changing, a timed-out request, a dropped connection):
+/// librdkafka recovers from these by itself, so an operation retries or
+/// waits on, within its timeout, instead of failing at once.
+fn is_transient(error: &KafkaError) -> bool {
     use rdkafka::types::RDKafkaErrorCode as Code;
-    const ATTEMPTS: u32 = 5;
-    let transient = |e: &KafkaError| {
-        matches!(
-            e.rdkafka_error_code(),
-            Some(
-                Code::NotLeaderForPartition
-                    | Code::LeaderNotAvailable
-                    | Code::RequestTimedOut
-                    | Code::NotCoordinator
-                    | Code::CoordinatorLoadInProgress
-                    | Code::BrokerTransportFailure
-            )
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::RequestTimedOut
+                | Code::NotCoordinator
+                | Code::CoordinatorLoadInProgress
+                | Code::BrokerTransportFailure
+                | Code::AllBrokersDown
+                // A client whose metadata went stale while a broker was away.
+                | Code::UnknownPartition
         )
-    };
+    )
+}
+
+/// The end of a timeout message: the last transient error met, if any.
+fn after(last_error: Option<KafkaError>) -> String {
+    last_error.map_or_else(String::new, |e| format!("; the last error was: {e}"))
+}
+
+/// Each partition's high watermark. Transient errors ([`is_transient`])
+/// are retried with a growing pause, as Kafka's clients do, until
+/// `timeout` has passed; then they become the caller's error.
+fn high_watermarks(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: u32,
+    timeout: Duration,
+) -> Result<Vec<u64>, KafkaError> {
+    let deadline = Instant::now() + timeout;
     (0..partitions)
         .map(|p| {
-            let mut attempt = 1;
+            let mut backoff = Duration::from_millis(50);
             loop {
-                match consumer.fetch_watermarks(topic, p as i32, POLL_DEADLINE) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match consumer.fetch_watermarks(topic, p as i32, left) {
                     Ok((_, high)) => return Ok(u64::try_from(high).unwrap_or(0)),
-                    Err(e) if attempt < ATTEMPTS && transient(&e) => {
-                        // librdkafka refreshes the partition's leader meanwhile.
-                        std::thread::sleep(Duration::from_millis(50 << attempt));
-                        attempt += 1;
+                    Err(e) if is_transient(&e) && backoff < left => {
+                        // librdkafka refreshes the partition's leader and
+                        // reconnects meanwhile.
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
                     }
                     Err(e) => return Err(e),
                 }
@@ -441,6 +485,8 @@ struct KafkaConsumer {
     next: Vec<u64>,
     committed: Option<Vec<u64>>,
     failed: bool,
+    /// The log's timeout.
+    timeout: Duration,
 }
 
 impl KafkaConsumer {
@@ -452,12 +498,13 @@ impl KafkaConsumer {
 
 impl GroupConsumer for KafkaConsumer {
     fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
-        let ends = match high_watermarks(&self.consumer, &self.topic, self.next.len() as u32) {
+        let ends = match high_watermarks(&self.consumer, &self.topic, self.next.len() as u32, self.timeout) {
             Ok(ends) => ends,
             Err(e) => return Err(self.failed(format!("reading the watermarks: {e}"))),
         };
         let mut records = Vec::new();
-        let deadline = Instant::now() + POLL_DEADLINE;
+        let deadline = Instant::now() + self.timeout;
+        let mut last_error = None;
         while self.next.iter().zip(&ends).any(|(next, end)| next < end) {
             if Instant::now() >= deadline {
                 let behind: Vec<String> = self
@@ -469,12 +516,15 @@ impl GroupConsumer for KafkaConsumer {
                     .map(|(p, (n, e))| format!("partition {p} at {n} of {e}"))
                     .collect();
                 return Err(self.failed(format!(
-                    "the broker did not deliver up to the end within {POLL_DEADLINE:?} ({})",
-                    behind.join(", ")
+                    "the broker did not deliver up to the end within {:?} ({}){}",
+                    self.timeout,
+                    behind.join(", "),
+                    after(last_error)
                 )));
             }
             match self.consumer.poll(Duration::from_millis(100)) {
                 None => {}
+                Some(Err(e)) if is_transient(&e) => last_error = Some(e),
                 Some(Err(e)) => return Err(self.failed(e)),
                 Some(Ok(message)) => {
                     let record = match log_record(&message) {

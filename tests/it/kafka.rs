@@ -10,7 +10,7 @@ use event_sourced_cart::cart::generate::case_with;
 use event_sourced_cart::cart::scenario::{run_canonical, run_canonical_on};
 use event_sourced_cart::cart::{Cart, TOPIC, report};
 use event_sourced_cart::log::Log;
-use event_sourced_cart::log::kafka::{KafkaLog, create_on_mock, unique_topic};
+use event_sourced_cart::log::kafka::{DEFAULT_TIMEOUT, KafkaLog, create_on_mock, unique_topic};
 use event_sourced_cart::verify::check::check_all;
 use event_sourced_cart::verify::{Production, execute};
 use proptest::prelude::*;
@@ -103,6 +103,9 @@ fn a_value_that_is_not_utf8_fails_the_poll_with_its_place() {
     assert!(matches!(consumer.commit(), Err(event_sourced_cart::log::LogError::CommitAfterFailedPoll)));
 }
 
+/// How long an operation waits for the broker while faults last.
+const FAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A broker fault of librdkafka's mock cluster, injected before a phase.
 #[derive(Clone, Debug)]
 enum BrokerFault {
@@ -110,6 +113,9 @@ enum BrokerFault {
     RequestErrors { api: rdkafka::types::RDKafkaApiKey, error: rdkafka::types::RDKafkaRespErr, count: usize },
     /// Partition `partition`'s leadership moves to broker `broker`.
     LeaderMoves { partition: u32, broker: i32 },
+    /// Broker `broker` is down for the phase (its connections closed, new
+    /// ones refused) and up again after it.
+    BrokerDown { broker: i32 },
 }
 
 fn broker_fault() -> impl Strategy<Value = BrokerFault> {
@@ -133,6 +139,7 @@ fn broker_fault() -> impl Strategy<Value = BrokerFault> {
     prop_oneof![
         (api, error, 1..4usize).prop_map(|(api, error, count)| BrokerFault::RequestErrors { api, error, count }),
         (0..3u32, 1..=3i32).prop_map(|(partition, broker)| BrokerFault::LeaderMoves { partition, broker }),
+        (1..=3i32).prop_map(|broker| BrokerFault::BrokerDown { broker }),
     ]
 }
 
@@ -154,7 +161,9 @@ proptest! {
         use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
         let cluster = MockCluster::new(3).expect("a mock cluster");
         let topic = unique_topic(TOPIC);
-        let log = create_on_mock(&cluster, &topic, partitions).expect("a topic");
+        // While faults last, an operation the broker does not answer fails
+        // after a second (a broker that is down would cost 30 s each).
+        let log = create_on_mock(&cluster, &topic, partitions).expect("a topic").with_timeout(FAULT_TIMEOUT);
         let dir = tempfile::tempdir().expect("a directory");
         let store = dir.path().join("views.sqlite");
         let mut runners: Vec<DurableRunner<Cart>> = Cart
@@ -179,6 +188,7 @@ proptest! {
                 Some(BrokerFault::LeaderMoves { partition, broker }) => {
                     cluster.partition_leader(&topic, (*partition % partitions) as i32, Some(*broker)).expect("a leader");
                 }
+                Some(BrokerFault::BrokerDown { broker }) => cluster.broker_down(*broker).expect("a broker down"),
                 None => {}
             }
             for runner in &mut runners {
@@ -198,7 +208,12 @@ proptest! {
             ] {
                 cluster.clear_request_errors(api);
             }
+            if let Some(BrokerFault::BrokerDown { broker }) = fault {
+                cluster.broker_up(*broker).expect("the broker up again");
+            }
         }
+        // The faults are over: the broker gets its usual time again.
+        let log = log.with_timeout(DEFAULT_TIMEOUT);
         let rest: Vec<(Option<&str>, &str)> =
             records[produced.len()..].iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
         let positions = log.append_batch(&rest).expect("append");
