@@ -294,6 +294,13 @@ impl Log for MerkqlLog {
             ));
         }
         let record = guard.read(position.offset).map_err(|e| self.error("read a record", e))?;
+        // Verified as a poll's records are: a changed byte is damage, not
+        // a record of its own.
+        if let Some(record) = &record
+            && record.hash().0[..] != entry[4..]
+        {
+            return Err(damaged(Kind::InconsistentOffsets, position.partition, position.offset, CHANGED_RECORD.into()));
+        }
         Ok(record.map(log_record))
     }
 
@@ -383,6 +390,9 @@ fn fingerprint(record: &merkql::record::Record) -> u64 {
     let state = foldhash::quality::FixedState::with_seed(0x7e41f1ed);
     state.hash_one((&record.key, &record.value, &record.timestamp, record.offset)) | 1
 }
+
+/// Why a record whose bytes changed on disk is refused.
+const CHANGED_RECORD: &str = "the record read differs from the one written there (its content hash is not the one its offset index entry, the merkle leaf, holds): its bytes were damaged on disk";
 
 /// Bytes of one entry of merkql's offset index: a CRC-32 of the hash, then
 /// the record's SHA-256 content hash.
@@ -491,12 +501,7 @@ impl Verifier {
                 continue;
             }
             if record.hash().0[..] != entry[4..] {
-                return Err(damaged(
-                    Kind::InconsistentOffsets,
-                    partition,
-                    record.offset,
-                    "the record read differs from the one written there (its content hash is not the one its offset index entry, the merkle leaf, holds): its bytes were damaged on disk".into(),
-                ));
+                return Err(damaged(Kind::InconsistentOffsets, partition, record.offset, CHANGED_RECORD.into()));
             }
             if record.offset < end {
                 let offset = record.offset as usize;

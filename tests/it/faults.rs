@@ -182,6 +182,23 @@ fn a_truncated_tail_refilled_before_the_runner_polls_is_caught_by_the_checkpoint
     assert_eq!(stop.anomaly, Kind::CheckpointAheadOfLog);
 }
 
+#[test]
+fn a_flipped_byte_in_the_last_applied_record_is_damage_and_the_view_stays_exact() {
+    // The record the checkpoint's digest names is damaged after it was
+    // applied: what was applied from it is in the view, so the durable
+    // runner goes on rather than blame a rewritten log.
+    let phases =
+        vec![phase(4, vec![]), phase(0, vec![Fault::FlipPayloadByte { partition: 0, offset: 3 }]), phase(0, vec![])];
+    let case = Case { schedule: Schedule::new(1, phases, None).unwrap(), history: history(9) };
+    let (_store_dir, system) = durable();
+    let execution = run(&system, &case, true);
+    for group in &execution.incremental {
+        assert!(group.stopped.is_none(), "{}: {:?}", group.group_id, group.stopped);
+    }
+    let problems = check_under_faults(&execution);
+    assert!(problems.is_empty(), "{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+}
+
 proptest! {
     #![proptest_config(proptest_config("proptest-regressions/faults.txt"))]
 
