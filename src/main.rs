@@ -433,7 +433,8 @@ fn exit_for(error: &LogError) -> Exit {
         | LogError::CommitAfterFailedPoll
         | LogError::Backend { .. }
         | LogError::PollFailed { .. }
-        | LogError::Damaged { .. } => Exit::LogFailed,
+        | LogError::Damaged { .. }
+        | LogError::BadLayout { .. } => Exit::LogFailed,
     }
 }
 

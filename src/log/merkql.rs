@@ -573,12 +573,111 @@ fn validate_topic(topic: &str) -> Result<(), LogError> {
 
 /// The broker of an existing log and its topic's partition count.
 fn open_existing(dir: &Path, topic: &str) -> Result<(BrokerRef, u32), LogError> {
+    check_layout(dir)?;
     let broker = open_broker(dir, 1)?;
     let partitions = broker
         .topic(topic)
         .ok_or_else(|| LogError::Missing { place: crate::text::path(dir), topic: topic.to_string() })?
         .num_partitions();
     Ok((broker, partitions))
+}
+
+/// Largest topic metadata file read: merkql's holds a name (at most
+/// [`MAX_TOPIC_BYTES`]), its length and the partition count.
+const MAX_TOPIC_META_BYTES: u64 = 4096;
+
+/// Checks every topic of the log at `dir` before merkql opens it.
+/// merkql's `Broker::open` trusts each topic's metadata (`meta.bin`, which
+/// has no checksum) and creates every partition directory it names that is
+/// missing: a damaged count would route keys to other partitions or hide a
+/// partition's records, a huge one makes thousands of directories, and 0
+/// makes an append divide by zero. So each topic's metadata must read, name
+/// its directory, and count 1 to [`MAX_PARTITIONS`] partitions, and its
+/// partition directories must be exactly `0..count`.
+fn check_layout(dir: &Path) -> Result<(), LogError> {
+    let topics = dir.join(".merkql").join("topics");
+    let entries = match std::fs::read_dir(&topics) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(layout_io("read the topics", &topics, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| layout_io("read the topics", &topics, e))?;
+        let topic_dir = entry.path();
+        let meta = topic_dir.join("meta.bin");
+        // merkql opens exactly the directories that hold a `meta.bin`.
+        if !topic_dir.is_dir() || !meta.exists() {
+            continue;
+        }
+        let bad = |detail: String| LogError::BadLayout { place: crate::text::path(&topic_dir), detail };
+        let config =
+            read_topic_meta(&meta).map_err(|e| bad(format!("its topic metadata (meta.bin) does not read: {e}")))?;
+        if std::ffi::OsStr::new(&config.name) != entry.file_name() {
+            return Err(bad(format!(
+                "its topic metadata (meta.bin) names the topic {}",
+                crate::text::quoted(&config.name)
+            )));
+        }
+        let count = config.num_partitions;
+        if !(1..=MAX_PARTITIONS).contains(&count) {
+            return Err(bad(format!(
+                "its topic metadata (meta.bin) gives {}, not 1 to {MAX_PARTITIONS}",
+                crate::text::count(count, "partition")
+            )));
+        }
+        let partitions = topic_dir.join("partitions");
+        let mut found = vec![false; count as usize];
+        let listing = std::fs::read_dir(&partitions).map_err(|e| layout_io("read the partitions", &partitions, e))?;
+        for partition in listing {
+            let partition = partition.map_err(|e| layout_io("read the partitions", &partitions, e))?;
+            // merkql names partition directories by their id, in decimal.
+            let Some(id) =
+                partition.file_name().to_str().and_then(|n| n.parse::<u32>().ok().filter(|id| id.to_string() == n))
+            else {
+                continue;
+            };
+            match found.get_mut(id as usize) {
+                Some(seen) if partition.path().is_dir() => *seen = true,
+                Some(_) => return Err(bad(format!("partition {id} is not a directory"))),
+                None => {
+                    return Err(bad(format!(
+                        "it holds a directory for partition {id}, but its metadata (meta.bin) gives {}",
+                        crate::text::count(count, "partition")
+                    )));
+                }
+            }
+        }
+        if let Some(missing) = found.iter().position(|seen| !seen) {
+            return Err(bad(format!(
+                "the directory of partition {missing} of its {} is missing",
+                crate::text::count(count, "partition")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A topic's metadata as merkql writes it (bincode of its `TopicConfig`),
+/// read with a bound on its size.
+fn read_topic_meta(path: &Path) -> Result<merkql::topic::TopicConfig, String> {
+    use bincode::Options;
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOPIC_META_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_TOPIC_META_BYTES {
+        return Err(format!("it is over {MAX_TOPIC_META_BYTES} bytes"));
+    }
+    bincode::options()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(MAX_TOPIC_META_BYTES)
+        .deserialize(&bytes)
+        .map_err(|e| e.to_string())
+}
+
+fn layout_io(action: &'static str, path: &Path, error: std::io::Error) -> LogError {
+    LogError::Backend { action, place: crate::text::path(path), message: error.to_string() }
 }
 
 fn open_broker(dir: &Path, partitions: u32) -> Result<BrokerRef, LogError> {

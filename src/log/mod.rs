@@ -137,6 +137,10 @@ pub enum LogError {
     InUse { place: String },
     #[error("{place} holds no log with topic {topic}; create one first")]
     Missing { place: String, topic: String },
+    #[error(
+        "{place} is damaged: {detail}. merkql would open it without an error and read or route records wrongly; restore the log directory from a backup"
+    )]
+    BadLayout { place: String, detail: String },
     #[error("partition count {0} is out of range; use 1 to {MAX_PARTITIONS}")]
     BadPartitionCount(u32),
     #[error("topic name {0} is not usable; use 1-249 bytes of letters, digits, '-', '_' or '.', not starting with '.'")]
@@ -154,7 +158,7 @@ pub enum LogError {
     #[error("the log failed to {action} in {place}: {message}")]
     Backend { action: &'static str, place: String, message: String },
     #[error(
-        "the poll failed in {place}: {message}; the consumer may have moved past records it did not return, so it must not commit: poll again with a new consumer"
+        "the poll failed in {place}: {message}; the consumer may have moved past records it did not return, so it must not commit: poll again with a new consumer; if the same error comes back, the log is damaged: restore it from a backup"
     )]
     PollFailed { place: String, message: String },
     #[error(

@@ -270,3 +270,79 @@ fn group_offsets_that_cannot_be_listed_are_an_error() {
     let error = log.inject(&Fault::DeleteGroupOffsets).unwrap_err();
     assert!(error.to_string().contains("cannot list it"), "{error}");
 }
+
+/// Writes the topic metadata merkql keeps in `meta.bin` (its `TopicConfig`).
+fn write_topic_meta(topic_dir: &std::path::Path, name: &str, partitions: u32) {
+    let config = merkql::topic::TopicConfig { name: name.to_string(), num_partitions: partitions };
+    std::fs::write(topic_dir.join("meta.bin"), bincode::serialize(&config).unwrap()).unwrap();
+}
+
+fn partition_dirs(topic_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(topic_dir.join("partitions")).unwrap().count()
+}
+
+#[test]
+fn merkql_0_2_trusts_the_partition_count_of_the_topic_metadata() {
+    // `meta.bin` has no checksum: merkql opens a topic with whatever count
+    // it says and makes the partition directories that are missing.
+    let dir = tempfile::tempdir().unwrap();
+    let open = || merkql::broker::Broker::open(merkql::broker::BrokerConfig::new(dir.path())).unwrap();
+    open().create_topic("t", 3).unwrap();
+    let topic_dir = dir.path().join(".merkql").join("topics").join("t");
+    write_topic_meta(&topic_dir, "t", 5);
+    assert_eq!(open().topic("t").unwrap().num_partitions(), 5);
+    assert_eq!(partition_dirs(&topic_dir), 5, "two partition directories made, no error");
+}
+
+#[test]
+fn a_log_whose_layout_is_damaged_is_refused_before_merkql_opens_it() {
+    type Damage = fn(&std::path::Path, &str);
+    let damages: [(&str, Damage, &str); 8] = [
+        ("count 0", |d, t| write_topic_meta(d, t, 0), "gives 0 partitions, not 1 to 256"),
+        ("count 257", |d, t| write_topic_meta(d, t, 257), "gives 257 partitions, not 1 to 256"),
+        ("huge count", |d, t| write_topic_meta(d, t, u32::MAX), "gives 4294967295 partitions"),
+        (
+            "fewer",
+            |d, t| write_topic_meta(d, t, 2),
+            "a directory for partition 2, but its metadata (meta.bin) gives 2 partitions",
+        ),
+        ("more", |d, t| write_topic_meta(d, t, 4), "the directory of partition 3 of its 4 partitions is missing"),
+        ("another name", |d, _| write_topic_meta(d, "other", 3), "names the topic \"other\""),
+        (
+            "garbage",
+            |d, _| std::fs::write(d.join("meta.bin"), b"\xff\xff\xff\xff\xff\xff\xff\x7f").unwrap(),
+            "does not read",
+        ),
+        (
+            "a partition directory gone",
+            |d, _| std::fs::remove_dir_all(d.join("partitions").join("1")).unwrap(),
+            "the directory of partition 1 of its 3 partitions is missing",
+        ),
+    ];
+    for (what, damage, expected) in damages {
+        let (_scratch, log) = scratch_log(3);
+        log.append(Some("k"), "v").unwrap();
+        let (dir, topic) = (log.dir().to_path_buf(), log.topic().to_string());
+        drop(log);
+        let topic_dir = dir.join(".merkql").join("topics").join(&topic);
+        damage(&topic_dir, &topic);
+        let before = partition_dirs(&topic_dir);
+        let error = MerkqlLog::open(&dir, &topic).err().unwrap_or_else(|| panic!("{what}: the log opened"));
+        assert!(matches!(error, LogError::BadLayout { .. }), "{what}: {error}");
+        assert!(error.to_string().contains(expected), "{what}: {error}");
+        assert!(error.to_string().ends_with("restore the log directory from a backup"), "{what}: {error}");
+        assert_eq!(partition_dirs(&topic_dir), before, "{what}: nothing made");
+    }
+}
+
+#[test]
+fn a_partition_that_is_a_file_is_refused() {
+    let (_scratch, log) = scratch_log(2);
+    let (dir, topic) = (log.dir().to_path_buf(), log.topic().to_string());
+    drop(log);
+    let partition = dir.join(".merkql").join("topics").join(&topic).join("partitions").join("1");
+    std::fs::remove_dir_all(&partition).unwrap();
+    std::fs::write(&partition, b"").unwrap();
+    let error = MerkqlLog::open(&dir, &topic).err().expect("refused");
+    assert!(error.to_string().contains("partition 1 is not a directory"), "{error}");
+}
