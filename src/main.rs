@@ -184,6 +184,7 @@ fn main() -> ExitCode {
     if let Err(e) = Settings::get() {
         return fail(json, Exit::BadInput, e.to_string()).into();
     }
+    event_sourced_cart::verify::execute::silence_injected_panics();
     // Commands on scratch logs remove them on a signal; `project --follow`
     // stops after its current batch instead; the others die as usual.
     let scratch = matches!(cli.command, None | Some(Command::Replay { .. }));

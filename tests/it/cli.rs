@@ -551,6 +551,24 @@ fn the_replay_report_of_a_fault_file_lists_its_faults_and_anomalies() {
     assert!(text.contains("Full replay and split replay agree; every property holds."));
 }
 
+/// A panic the schedule injects is reported as `apply-panic`, not printed
+/// as a panic trace: a passing run has a quiet stderr.
+#[test]
+fn injected_panics_are_reported_not_printed() {
+    let file = format!("{}/data/anomalies/panic-in-apply.jsonl", env!("CARGO_MANIFEST_DIR"));
+    for durable in [true, false] {
+        let args: Vec<&str> = if durable { vec!["replay", "--durable", &file] } else { vec!["replay", &file] };
+        let out = cart(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "durable: {durable}");
+        // The durable runner retries the phase from its store; the
+        // in-memory one stops, named.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.contains("the runner stopped in phase 1: projection"), !durable, "{stdout}");
+        assert!(stdout.contains("panic-in-apply"), "{stdout}");
+    }
+}
+
 /// A command line that does not parse is answered in the form it asked
 /// for: clap's text on stderr, or with `--json` anywhere in it, one JSON
 /// object on stdout.
