@@ -119,7 +119,7 @@ pub enum RunError {
     )]
     Gap { group: String, partition: u32, expected: u64, got: u64 },
     #[error(
-        "projection {group}: in partition {partition} the consumer group's committed offset ({delivered_from}) is ahead of the view store's next offset ({stored_next}): records {stored_next}..{delivered_from} would never be applied. The store is older than the group's merkql offsets (a restored or replaced store?): use the store that belongs to these offsets, or delete the group's offsets.bin under the log's .merkql/ directory to poll from the earliest record (the store skips what it has applied)"
+        "projection {group}: in partition {partition} the consumer group's poll started at offset {delivered_from} (its committed offset, or the partition's end if that offset is past it), ahead of the view store's next offset ({stored_next}): records {stored_next}..{delivered_from} would never be applied. The store is older than the group's merkql offsets (a restored or replaced store?): use the store that belongs to these offsets, or delete the group's offsets.bin under the log's .merkql/ directory to poll from the earliest record (the store skips what it has applied)"
     )]
     OffsetsAhead { group: String, partition: u32, stored_next: u64, delivered_from: u64 },
     #[error(

@@ -57,6 +57,12 @@ impl Domain for Cart {
             })?;
         match object.get("cart_id").map(|raw| serde_json::from_str::<String>(raw.get())) {
             Some(Ok(cart_id)) => Ok(cart_id),
+            // A string that does not decode (a lone surrogate escape) is
+            // not a missing one: say which.
+            Some(Err(e)) if raw_is_string(object["cart_id"]) => Err(format!(
+                "\"cart_id\" is a string that does not decode ({}); write it as valid UTF-8 text",
+                e.to_string().replace(" at line 1 column ", " at column ")
+            )),
             _ => Err("no string \"cart_id\" to key the record by; every event names its cart".into()),
         }
     }
@@ -72,5 +78,27 @@ impl Domain for Cart {
 
     fn model(&self, produced: &[Produced]) -> Model {
         model::model(produced)
+    }
+}
+
+/// Whether a raw JSON value is a string (its text starts with a quote).
+fn raw_is_string(raw: &serde_json::value::RawValue) -> bool {
+    raw.get().starts_with('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_keyed_by_its_string_cart_id_and_a_bad_one_is_named() {
+        assert_eq!(Cart.key_of_value(r#"{"cart_id":"c-1","type":"x"}"#), Ok("c-1".to_string()));
+        let missing = "no string \"cart_id\" to key the record by; every event names its cart";
+        assert_eq!(Cart.key_of_value(r#"{"type":"Checkout"}"#).unwrap_err(), missing);
+        assert_eq!(Cart.key_of_value(r#"{"cart_id":7}"#).unwrap_err(), missing);
+        let lone = Cart.key_of_value(r#"{"cart_id":"c\ud800"}"#).unwrap_err();
+        assert!(lone.starts_with("\"cart_id\" is a string that does not decode ("), "{lone}");
+        assert!(lone.ends_with("write it as valid UTF-8 text"), "{lone}");
+        assert!(Cart.key_of_value("[1]").unwrap_err().starts_with("not a JSON object ("));
     }
 }
