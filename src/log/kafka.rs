@@ -54,6 +54,9 @@ use std::time::{Duration, Instant};
 /// one record to be read, or one metadata request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most records the producer holds unacknowledged.
+pub const PRODUCER_QUEUE_RECORDS: usize = 10_000;
+
 /// Delivery reports of the producer, by the index each record was sent
 /// with.
 #[derive(Default)]
@@ -118,6 +121,10 @@ impl KafkaLog {
             .set("enable.idempotence", "true")
             .set("max.in.flight.requests.per.connection", "1")
             .set("linger.ms", "0")
+            // Bounds the memory a large batch takes: past this many
+            // unacknowledged records, sending waits for acknowledgements
+            // (librdkafka's default is 100,000).
+            .set("queue.buffering.max.messages", PRODUCER_QUEUE_RECORDS.to_string())
             .create_with_context(Deliveries::default())
             .map_err(|e| backend("create a producer", e))?;
         let reader: BaseConsumer = client_config(bootstrap)
@@ -151,9 +158,7 @@ impl KafkaLog {
     /// deletes it when the log is dropped.
     pub fn create(bootstrap: &str, topic: &str, partitions: u32) -> Result<KafkaLog, LogError> {
         use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-        if partitions == 0 || partitions > super::MAX_PARTITIONS {
-            return Err(LogError::BadPartitionCount(partitions));
-        }
+        super::check_partition_count(partitions)?;
         let admin: AdminClient<rdkafka::client::DefaultClientContext> =
             client_config(bootstrap).create().map_err(|e| backend_error(bootstrap, "create an admin client", e))?;
         let new_topic = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
@@ -191,7 +196,7 @@ impl KafkaLog {
     }
 
     fn backend(&self, action: &'static str, message: impl std::fmt::Display) -> LogError {
-        backend_error(&self.bootstrap, action, message)
+        LogError::Backend { action, place: self.place(), message: message.to_string() }
     }
 
     fn take_reports(&self) -> Vec<(usize, Result<Position, String>)> {
@@ -210,9 +215,9 @@ pub fn create_on_mock<C: ClientContext>(
     topic: &str,
     partitions: u32,
 ) -> Result<KafkaLog, LogError> {
-    let partitions_i32 = i32::try_from(partitions).map_err(|_| LogError::BadPartitionCount(partitions))?;
+    super::check_partition_count(partitions)?;
     cluster
-        .create_topic(topic, partitions_i32, 1)
+        .create_topic(topic, partitions as i32, 1)
         .map_err(|e| backend_error(&cluster.bootstrap_servers(), "create the topic", e))?;
     KafkaLog::open(&cluster.bootstrap_servers(), topic, partitions)
 }

@@ -92,9 +92,7 @@ impl MerkqlLog {
     /// Creates a new log in `dir` (created if missing) with `topic` of
     /// `partitions` partitions. Refuses a directory that already holds a log.
     pub fn create(dir: &Path, topic: &str, partitions: u32) -> Result<MerkqlLog, LogError> {
-        if !(1..=MAX_PARTITIONS).contains(&partitions) {
-            return Err(LogError::BadPartitionCount(partitions));
-        }
+        super::check_partition_count(partitions)?;
         validate_topic(topic)?;
         std::fs::create_dir_all(dir).map_err(|e| LogError::Backend {
             action: "create the directory",

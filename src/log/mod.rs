@@ -27,6 +27,12 @@ use crate::record::{LogRecord, Position};
 /// Partition counts accepted for a topic.
 pub const MAX_PARTITIONS: u32 = 256;
 
+/// Whether `partitions` is a partition count a new topic may have (1 to
+/// [`MAX_PARTITIONS`]): the one rule for every backend.
+pub fn check_partition_count(partitions: u32) -> Result<(), LogError> {
+    if (1..=MAX_PARTITIONS).contains(&partitions) { Ok(()) } else { Err(LogError::BadPartitionCount(partitions)) }
+}
+
 /// Longest accepted consumer group id, in bytes.
 pub const MAX_GROUP_ID_BYTES: usize = 128;
 
@@ -216,9 +222,22 @@ pub(crate) fn is_safe_name(name: &str, max_bytes: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_PATH_BYTES, MAX_PATH_COMPONENT_BYTES, check_path, is_safe_name};
+    use super::{
+        LogError, MAX_PARTITIONS, MAX_PATH_BYTES, MAX_PATH_COMPONENT_BYTES, check_partition_count, check_path,
+        is_safe_name,
+    };
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn a_topic_has_1_to_256_partitions() {
+        for good in [1, 2, MAX_PARTITIONS] {
+            assert!(check_partition_count(good).is_ok(), "{good}");
+        }
+        for bad in [0, MAX_PARTITIONS + 1, u32::MAX] {
+            assert!(matches!(check_partition_count(bad), Err(LogError::BadPartitionCount(n)) if n == bad), "{bad}");
+        }
+    }
 
     #[test]
     fn paths_are_refused_when_empty_with_nul_or_over_the_limits() {

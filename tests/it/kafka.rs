@@ -10,7 +10,9 @@ use event_sourced_cart::cart::generate::case_with;
 use event_sourced_cart::cart::scenario::{run_canonical, run_canonical_on};
 use event_sourced_cart::cart::{Cart, TOPIC, report};
 use event_sourced_cart::log::Log;
-use event_sourced_cart::log::kafka::{DEFAULT_TIMEOUT, KafkaLog, create_on_mock, unique_topic};
+use event_sourced_cart::log::kafka::{DEFAULT_TIMEOUT, KafkaLog, PRODUCER_QUEUE_RECORDS, create_on_mock, unique_topic};
+use event_sourced_cart::record::Position;
+use event_sourced_cart::text::quoted;
 use event_sourced_cart::verify::check::check_all;
 use event_sourced_cart::verify::{Production, execute};
 use proptest::prelude::*;
@@ -100,7 +102,53 @@ fn a_value_that_is_not_utf8_fails_the_poll_with_its_place() {
     let error = consumer.poll().expect_err("the poll refuses the record");
     let message = error.to_string();
     assert!(message.contains("partition 0, offset 1 has a value that is not UTF-8"), "{message}");
+    let place = format!("the poll failed in topic {} on {}:", quoted(&topic), quoted(&broker.bootstrap()));
+    assert!(message.starts_with(&place), "{message}");
     assert!(matches!(consumer.commit(), Err(event_sourced_cart::log::LogError::CommitAfterFailedPoll)));
+}
+
+/// Each record is read back at the position its append was acknowledged
+/// at; past the end, or in a partition the topic does not have, there is
+/// none.
+#[test]
+fn single_records_are_read_at_their_acknowledged_positions() {
+    let broker = Broker::new();
+    let log = broker.log(2);
+    let batch = [(Some("a"), "value a"), (Some("b"), "value b"), (None, "keyless")];
+    let positions = log.append_batch(&batch).expect("appends");
+    for (position, (key, value)) in positions.iter().zip(batch) {
+        let record = log.record_at(*position).expect("a read").expect("the record");
+        assert_eq!((record.partition, record.offset), (position.partition, position.offset));
+        assert_eq!((record.key.as_deref(), record.value.as_str(), record.topic.as_str()), (key, value, log.topic()));
+    }
+    let ends = log.end_offsets().expect("ends");
+    assert_eq!(log.record_at(Position { partition: 0, offset: ends[0] }).expect("a read"), None);
+    assert_eq!(log.record_at(Position { partition: 2, offset: 0 }).expect("a read"), None);
+}
+
+/// A batch larger than the producer's queue waits for acknowledgements as
+/// it goes, and every record is acknowledged in order.
+#[test]
+fn a_batch_larger_than_the_producer_queue_is_acknowledged_whole_and_in_order() {
+    let broker = Broker::new();
+    let log = broker.log(1);
+    let records = PRODUCER_QUEUE_RECORDS * 5 / 4;
+    let values: Vec<String> = (0..records).map(|i| format!("value {i}")).collect();
+    let batch: Vec<(Option<&str>, &str)> = values.iter().map(|v| (Some("k"), v.as_str())).collect();
+    let positions = log.append_batch(&batch).expect("appends");
+    let expected: Vec<Position> = (0..records as u64).map(|offset| Position { partition: 0, offset }).collect();
+    assert!(positions == expected, "positions out of order or missing");
+    assert_eq!(log.end_offsets().expect("ends"), [records as u64]);
+}
+
+/// A partition count out of range is refused before any broker is asked.
+#[test]
+fn a_topic_of_0_or_too_many_partitions_is_refused_before_any_request() {
+    let nowhere = "127.0.0.1:1";
+    for bad in [0, event_sourced_cart::log::MAX_PARTITIONS + 1] {
+        let error = KafkaLog::create(nowhere, "t", bad).err().expect("refused");
+        assert!(matches!(error, event_sourced_cart::log::LogError::BadPartitionCount(n) if n == bad), "{error}");
+    }
 }
 
 /// How long an operation waits for the broker while faults last.
