@@ -209,9 +209,7 @@ proptest! {
         use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
         let cluster = MockCluster::new(3).expect("a mock cluster");
         let topic = unique_topic(TOPIC);
-        // While faults last, an operation the broker does not answer fails
-        // after a second (a broker that is down would cost 30 s each).
-        let log = create_on_mock(&cluster, &topic, partitions).expect("a topic").with_timeout(FAULT_TIMEOUT);
+        let mut log = create_on_mock(&cluster, &topic, partitions).expect("a topic");
         let dir = tempfile::tempdir().expect("a directory");
         let store = dir.path().join("views.sqlite");
         let mut runners: Vec<DurableRunner<Cart>> = Cart
@@ -229,6 +227,9 @@ proptest! {
             let end = (produced.len() + size).min(records.len());
             let batch: Vec<(Option<&str>, &str)> =
                 records[produced.len()..end].iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
+            // Appends have the usual time (a producer reconnecting to a
+            // broker that came back may take a second or two) ...
+            log = log.with_timeout(DEFAULT_TIMEOUT);
             let positions = log.append_batch(&batch).expect("appends are retried by the producer");
             produced.extend(positions.into_iter().zip(records[produced.len()..end].iter().cloned()));
             match fault {
@@ -239,6 +240,10 @@ proptest! {
                 Some(BrokerFault::BrokerDown { broker }) => cluster.broker_down(*broker).expect("a broker down"),
                 None => {}
             }
+            // ... while the faults last, an operation the broker does not
+            // answer fails after a second (a broker that is down would cost
+            // 30 s each).
+            log = log.with_timeout(FAULT_TIMEOUT);
             for runner in &mut runners {
                 if let Err(error) = runner.phase(&log, PhaseOptions::default()) {
                     prop_assert!(matches!(error, RunError::Log(_)), "{error}");
@@ -261,7 +266,7 @@ proptest! {
             }
         }
         // The faults are over: the broker gets its usual time again.
-        let log = log.with_timeout(DEFAULT_TIMEOUT);
+        log = log.with_timeout(DEFAULT_TIMEOUT);
         let rest: Vec<(Option<&str>, &str)> =
             records[produced.len()..].iter().map(|r| (r.key.as_deref(), r.value.as_str())).collect();
         let positions = log.append_batch(&rest).expect("append");
