@@ -39,7 +39,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// Why the store cannot be used; each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the view store {path} failed to {action}: {message}")]
+    #[error(
+        "the view store {path} failed to {action}: {message}; check that it is a view store written by `event-sourced-cart project` (or pass a new path to make one), on a writable disk with space"
+    )]
     Sqlite { path: String, action: &'static str, message: String },
     #[error(
         "the view store {path} has schema version {found}; this version reads up to {SCHEMA_VERSION}; use a newer event-sourced-cart or a new store"

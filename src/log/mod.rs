@@ -161,7 +161,9 @@ pub enum LogError {
         "commit refused: the previous poll failed after the log had advanced some positions, so committing would skip records; drop this consumer and poll with a new one"
     )]
     CommitAfterFailedPoll,
-    #[error("the log failed to {action} in {place}: {message}")]
+    #[error(
+        "the log failed to {action} in {place}: {message}; check that the place is a log of this tool (a directory it wrote, or a reachable broker), readable and writable, then run again"
+    )]
     Backend { action: &'static str, place: String, message: String },
     #[error(
         "the poll failed in {place}: {message}; the consumer may have moved past records it did not return, so it must not commit: poll again with a new consumer; if the same error comes back, the log is damaged: restore it from a backup"
