@@ -32,9 +32,14 @@ use std::collections::BTreeMap;
 /// checkpointed runner's job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CrashPoint {
-    /// After the poll, before any record is applied.
+    /// After the poll, before any record is applied. Replay files write
+    /// `BeforeApply`; `before-apply` (the spelling of fault kinds) reads
+    /// too.
+    #[serde(alias = "before-apply")]
     BeforeApply,
-    /// After the records are applied, before the commit.
+    /// After the records are applied, before the commit (`BeforeCommit`
+    /// or `before-commit`).
+    #[serde(alias = "before-commit")]
     BeforeCommit,
 }
 
@@ -363,5 +368,24 @@ impl<D: Domain> GroupRunner<D> for Runner<D> {
 
     fn view(&self) -> AnyView {
         self.projection.view()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CrashPoint;
+
+    #[test]
+    fn crash_points_read_in_either_spelling_and_are_written_in_one() {
+        for (text, point) in [
+            ("\"BeforeApply\"", CrashPoint::BeforeApply),
+            ("\"before-apply\"", CrashPoint::BeforeApply),
+            ("\"BeforeCommit\"", CrashPoint::BeforeCommit),
+            ("\"before-commit\"", CrashPoint::BeforeCommit),
+        ] {
+            assert_eq!(serde_json::from_str::<CrashPoint>(text).unwrap(), point, "{text}");
+        }
+        assert_eq!(serde_json::to_string(&CrashPoint::BeforeCommit).unwrap(), "\"BeforeCommit\"");
+        assert!(serde_json::from_str::<CrashPoint>("\"before_commit\"").is_err());
     }
 }

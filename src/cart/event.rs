@@ -224,7 +224,11 @@ mod wire {
                 Scalar::Str(s) => format!("the string {}", quoted_excerpt(s, EXCERPT_CHARS)),
                 Scalar::Unsigned(n) => format!("the number {n}"),
                 Scalar::Negative(n) => format!("the number {n}"),
-                // `{x}` writes every digit of 1e308; beyond 32 characters
+                // Past 2^53 the parser's f64 has rounded the text's digits
+                // (18446744073709551616 reads as 18446744073709552000):
+                // say so rather than echo digits that were not written.
+                Scalar::Float(x) if x.abs() >= 9_007_199_254_740_992.0 => format!("a number of about {x:e}"),
+                // `{x}` writes every digit of 1e-300; beyond 32 characters
                 // the scientific form is as exact and short.
                 Scalar::Float(x) if x.to_string().len() > 32 => format!("the number {x:e}"),
                 Scalar::Float(x) => format!("the number {x}"),
@@ -547,6 +551,18 @@ mod tests {
         assert_eq!(
             message(r#"{"type":"Checkout","cart_id":2.5}"#),
             "field `cart_id` is the number 2.5, expected a string"
+        );
+        assert_eq!(
+            message(r#"{"type":"AddItem","cart_id":"c","item":"i","qty":18446744073709551616,"price":1}"#),
+            "field `qty` is a number of about 1.8446744073709552e19, expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            message(r#"{"type":"Checkout","cart_id":4294967296.5}"#),
+            "field `cart_id` is the number 4294967296.5, expected a string"
+        );
+        assert_eq!(
+            message(r#"{"type":"Checkout","cart_id":1e-300}"#),
+            "field `cart_id` is the number 1e-300, expected a string"
         );
         assert_eq!(message(r#"{"type":"Checkout","cart_id":null}"#), "field `cart_id` is null, expected a string");
         assert_eq!(

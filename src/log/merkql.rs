@@ -459,7 +459,7 @@ impl Verifier {
         let cause = if min_valid > expected {
             format!("retention evicted them (the partition keeps offsets from {min_valid})")
         } else {
-            "their objects are missing from the partition's pack file".to_string()
+            "their objects are missing from the partition's pack file, or its offset index entries were removed or reordered".to_string()
         };
         damaged(
             Kind::PollSkip,

@@ -473,7 +473,7 @@ fn messages_quote_bounded_excerpts_of_long_input() {
     let text = String::from_utf8(out.stdout).unwrap();
     let longest = text.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 700, "report lines are bounded: {longest} bytes");
-    assert!(text.contains("field `qty` is the number 1e308"), "{text}");
+    assert!(text.contains("field `qty` is a number of about 1e308"), "{text}");
 }
 
 #[test]
