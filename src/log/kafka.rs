@@ -175,11 +175,15 @@ impl KafkaLog {
             }
         }
         let deadline = Instant::now() + DEFAULT_TIMEOUT;
-        // A new topic's metadata reaches every broker shortly after.
+        // A new topic's metadata reaches every broker of a cluster shortly
+        // after (a single-node broker has it at once, so only a cluster
+        // exercises this wait).
         let mut log = loop {
             match KafkaLog::open(bootstrap, topic, partitions) {
                 Ok(log) => break log,
-                Err(LogError::Missing { .. }) if Instant::now() < deadline => std::thread::yield_now(),
+                Err(LogError::Missing { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 Err(e) => return Err(e),
             }
         };
