@@ -593,12 +593,9 @@ const MAX_TOPIC_META_BYTES: u64 = 4096;
 /// its directory, and count 1 to [`MAX_PARTITIONS`] partitions, and its
 /// partition directories must be exactly `0..count`.
 fn check_layout(dir: &Path) -> Result<(), LogError> {
+    // Callers have seen their topic's directory: the topics' is there.
     let topics = dir.join(".merkql").join("topics");
-    let entries = match std::fs::read_dir(&topics) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(layout_io("read the topics", &topics, e)),
-    };
+    let entries = std::fs::read_dir(&topics).map_err(|e| layout_io("read the topics", &topics, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| layout_io("read the topics", &topics, e))?;
         let topic_dir = entry.path();

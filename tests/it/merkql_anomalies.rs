@@ -346,3 +346,29 @@ fn a_partition_that_is_a_file_is_refused() {
     let error = MerkqlLog::open(&dir, &topic).err().expect("refused");
     assert!(error.to_string().contains("partition 1 is not a directory"), "{error}");
 }
+
+#[test]
+fn topic_metadata_is_read_up_to_4096_bytes_and_strays_are_ignored_as_merkql_ignores_them() {
+    let (_scratch, log) = scratch_log(1);
+    let (dir, topic) = (log.dir().to_path_buf(), log.topic().to_string());
+    drop(log);
+    let topics = dir.join(".merkql").join("topics");
+    let meta = topics.join(&topic).join("meta.bin");
+    let written = std::fs::read(&meta).unwrap();
+    // merkql reads trailing bytes past its config without complaint.
+    let padded = |len: usize| {
+        let mut bytes = written.clone();
+        bytes.resize(len, 0);
+        std::fs::write(&meta, bytes).unwrap();
+    };
+    padded(4096);
+    MerkqlLog::open(&dir, &topic).expect("4096 bytes of metadata read");
+    padded(4097);
+    let error = MerkqlLog::open(&dir, &topic).err().expect("refused");
+    assert!(error.to_string().contains("does not read: it is over 4096 bytes"), "{error}");
+    std::fs::write(&meta, &written).unwrap();
+    // A directory without metadata and a file are not topics to merkql.
+    std::fs::create_dir(topics.join("not-a-topic")).unwrap();
+    std::fs::write(topics.join("a-file"), b"").unwrap();
+    MerkqlLog::open(&dir, &topic).expect("strays ignored");
+}
