@@ -44,7 +44,7 @@ use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -57,8 +57,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most records the producer holds unacknowledged.
 pub const PRODUCER_QUEUE_RECORDS: usize = 10_000;
 
-/// Delivery reports of the producer, by the index each record was sent
-/// with.
+/// Delivery reports of the producer, by the sequence number each record
+/// was sent with.
 #[derive(Default)]
 struct Deliveries(Mutex<Vec<(usize, Result<Position, String>)>>);
 
@@ -92,6 +92,8 @@ pub struct KafkaLog {
     owns_topic: bool,
     /// How long each operation may wait for the broker.
     timeout: Duration,
+    /// The sequence number of the next record sent.
+    next_sequence: std::sync::atomic::AtomicUsize,
 }
 
 /// A backend error of the broker at `bootstrap`.
@@ -140,6 +142,7 @@ impl KafkaLog {
             reader,
             owns_topic: false,
             timeout: DEFAULT_TIMEOUT,
+            next_sequence: std::sync::atomic::AtomicUsize::new(0),
         };
         let metadata =
             log.reader.fetch_metadata(Some(topic), log.timeout).map_err(|e| backend("read the topic's metadata", e))?;
@@ -199,6 +202,47 @@ impl KafkaLog {
         self
     }
 
+    /// Sends `records` and waits, within the log's timeout for the whole
+    /// batch, for each one's acknowledgement; the positions in order.
+    fn send_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        use rdkafka::types::RDKafkaErrorCode::QueueFull;
+        let deadline = Instant::now() + self.timeout;
+        // Each report carries its record's sequence number: a late report
+        // of an earlier batch that gave up is below this batch's first and
+        // is not taken for one of this batch's records.
+        let first = self.next_sequence.fetch_add(records.len(), std::sync::atomic::Ordering::SeqCst);
+        for (index, (key, value)) in records.iter().enumerate() {
+            let mut pending = BaseRecord::with_opaque_to(&self.topic, first + index).payload(*value);
+            if let Some(key) = key {
+                pending = pending.key(*key);
+            }
+            loop {
+                match self.producer.send(pending) {
+                    Ok(()) => break,
+                    // The queue is full: serve acknowledgements, try again.
+                    Err((KafkaError::MessageProduction(QueueFull), back)) if Instant::now() < deadline => {
+                        self.producer.poll(Duration::from_millis(10));
+                        pending = back;
+                    }
+                    Err((e, _)) => return Err(self.backend("append", e)),
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.producer.flush(left).map_err(|e| self.backend("flush the appends", e))?;
+        let mut outcomes: Vec<Option<Result<Position, String>>> = vec![None; records.len()];
+        for (sequence, outcome) in self.take_reports() {
+            if let Some(slot) = sequence.checked_sub(first).and_then(|index| outcomes.get_mut(index)) {
+                *slot = Some(outcome);
+            }
+        }
+        let acknowledged = outcomes.iter().filter(|outcome| outcome.is_some()).count();
+        if acknowledged != records.len() {
+            return Err(self.backend("append", format!("{acknowledged} of {} records acknowledged", records.len())));
+        }
+        outcomes.into_iter().flatten().map(|outcome| outcome.map_err(|e| self.backend("append", e))).collect()
+    }
+
     fn backend(&self, action: &'static str, message: impl std::fmt::Display) -> LogError {
         LogError::Backend { action, place: self.place(), message: message.to_string() }
     }
@@ -240,36 +284,15 @@ impl Log for KafkaLog {
     }
 
     fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
-        // Reports that arrived after an earlier batch gave up are not this
-        // batch's: its indexes start at 0 again.
-        self.take_reports();
-        for (index, (key, value)) in records.iter().enumerate() {
-            let mut record = BaseRecord::with_opaque_to(&self.topic, index).payload(*value);
-            if let Some(key) = key {
-                record = record.key(*key);
-            }
-            let deadline = Instant::now() + self.timeout;
-            let mut pending = record;
-            loop {
-                match self.producer.send(pending) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back))
-                        if Instant::now() < deadline =>
-                    {
-                        self.producer.poll(Duration::from_millis(10));
-                        pending = back;
-                    }
-                    Err((e, _)) => return Err(self.backend("append", e)),
-                }
-            }
+        let appended = self.send_batch(records);
+        if appended.is_err() {
+            // A batch that failed is not sent later behind the caller's
+            // back: what is still queued is dropped. A record already on
+            // its way may still land, unacknowledged, as with any Kafka
+            // producer.
+            self.producer.purge(PurgeConfig::default().queue());
         }
-        self.producer.flush(self.timeout).map_err(|e| self.backend("flush the appends", e))?;
-        let mut reports = self.take_reports();
-        reports.sort_by_key(|(index, _)| *index);
-        if reports.len() != records.len() {
-            return Err(self.backend("append", format!("{} of {} records acknowledged", reports.len(), records.len())));
-        }
-        reports.into_iter().map(|(_, outcome)| outcome.map_err(|e| self.backend("append", e))).collect()
+        appended
     }
 
     fn end_offsets(&self) -> Result<Vec<u64>, LogError> {

@@ -141,6 +141,35 @@ fn a_batch_larger_than_the_producer_queue_is_acknowledged_whole_and_in_order() {
     assert_eq!(log.end_offsets().expect("ends"), [records as u64]);
 }
 
+/// A broker that is down acknowledges nothing: an append fails by name
+/// within the log's timeout, also a batch larger than the producer's
+/// queue, and what it had queued is dropped rather than sent once the
+/// broker is back.
+#[test]
+fn appends_to_a_broker_that_is_down_fail_by_name_and_are_not_sent_later() {
+    use event_sourced_cart::log::LogError;
+    use std::time::{Duration, Instant};
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let mut log =
+        create_on_mock(&cluster, &unique_topic(TOPIC), 1).expect("a topic").with_timeout(Duration::from_secs(1));
+    cluster.broker_down(1).expect("the broker down");
+    for records in [1, PRODUCER_QUEUE_RECORDS + 1] {
+        let batch = vec![(Some("k"), "never acknowledged"); records];
+        let started = Instant::now();
+        let error = log.append_batch(&batch).expect_err("nothing is acknowledged");
+        // A bound far above the 1 s timeout: the append gave up, it did not hang.
+        assert!(started.elapsed() < Duration::from_secs(20), "{records} records: {:?}", started.elapsed());
+        assert!(matches!(error, LogError::Backend { action: "append" | "flush the appends", .. }), "{error}");
+    }
+    cluster.broker_up(1).expect("the broker up");
+    log = log.with_timeout(DEFAULT_TIMEOUT);
+    let positions = log.append_batch(&[(Some("k"), "kept 0"), (Some("k"), "kept 1")]).expect("appends");
+    for (position, value) in positions.iter().zip(["kept 0", "kept 1"]) {
+        assert_eq!(log.record_at(*position).expect("a read").map(|r| r.value).as_deref(), Some(value));
+    }
+    assert_eq!(log.end_offsets().expect("ends"), [2], "the failed batches were dropped, not sent later");
+}
+
 /// A partition count out of range is refused before any broker is asked.
 #[test]
 fn a_topic_of_0_or_too_many_partitions_is_refused_before_any_request() {
