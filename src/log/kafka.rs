@@ -117,6 +117,12 @@ impl KafkaLog {
     /// The topic `topic`, which must exist with `partitions` partitions
     /// (created by [`create_on_mock`] or by the broker's tools).
     pub fn open(bootstrap: &str, topic: &str, partitions: u32) -> Result<KafkaLog, LogError> {
+        KafkaLog::connect(bootstrap, topic, partitions, DEFAULT_TIMEOUT)
+    }
+
+    /// New clients of `topic`, which must have `partitions` partitions,
+    /// each operation waiting at most `timeout`.
+    fn connect(bootstrap: &str, topic: &str, partitions: u32, timeout: Duration) -> Result<KafkaLog, LogError> {
         let backend = |action, e: KafkaError| backend_error(bootstrap, action, e);
         let producer = client_config(bootstrap)
             .set("partitioner", "murmur2_random")
@@ -141,7 +147,7 @@ impl KafkaLog {
             producer,
             reader,
             owns_topic: false,
-            timeout: DEFAULT_TIMEOUT,
+            timeout,
             next_sequence: std::sync::atomic::AtomicUsize::new(0),
         };
         let metadata =
@@ -347,10 +353,9 @@ impl Log for KafkaLog {
     fn reopen(&mut self) -> Result<(), LogError> {
         // The replaced log must not delete the topic the new one reads.
         let owns_topic = std::mem::replace(&mut self.owns_topic, false);
-        match KafkaLog::open(&self.bootstrap, &self.topic, self.partitions) {
+        match KafkaLog::connect(&self.bootstrap, &self.topic, self.partitions, self.timeout) {
             Ok(mut reopened) => {
                 reopened.owns_topic = owns_topic;
-                reopened.timeout = self.timeout;
                 *self = reopened;
                 Ok(())
             }

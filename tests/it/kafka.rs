@@ -170,6 +170,27 @@ fn appends_to_a_broker_that_is_down_fail_by_name_and_are_not_sent_later() {
     assert_eq!(log.end_offsets().expect("ends"), [2], "the failed batches were dropped, not sent later");
 }
 
+/// A reopen makes new clients, as a restarted process would: while the
+/// broker is down it fails by name within the log's timeout, and once the
+/// broker is back the reopened log reads what was appended before.
+#[test]
+fn a_reopen_connects_again_and_fails_by_name_while_the_broker_is_down() {
+    use std::time::Duration;
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let mut log =
+        create_on_mock(&cluster, &unique_topic(TOPIC), 1).expect("a topic").with_timeout(Duration::from_secs(1));
+    log.append(Some("k"), "before").expect("an append");
+    cluster.broker_down(1).expect("the broker down");
+    let error = log.reopen().expect_err("no broker to connect to");
+    assert!(error.to_string().contains("read the topic's metadata"), "{error}");
+    cluster.broker_up(1).expect("the broker up");
+    log = log.with_timeout(DEFAULT_TIMEOUT);
+    log.reopen().expect("a reopen");
+    let mut consumer = log.consumer("g").expect("a consumer");
+    let values: Vec<String> = consumer.poll().expect("a poll").into_iter().map(|r| r.value).collect();
+    assert_eq!(values, ["before"]);
+}
+
 /// A partition count out of range is refused before any broker is asked.
 #[test]
 fn a_topic_of_0_or_too_many_partitions_is_refused_before_any_request() {
