@@ -605,3 +605,37 @@ impl GroupConsumer for KafkaConsumer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{after, is_transient};
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+
+    #[test]
+    fn errors_a_moving_or_restarting_broker_gives_are_waited_out_and_no_others() {
+        for code in [
+            Code::NotLeaderForPartition,
+            Code::LeaderNotAvailable,
+            Code::RequestTimedOut,
+            Code::NotCoordinator,
+            Code::CoordinatorLoadInProgress,
+            Code::BrokerTransportFailure,
+            Code::AllBrokersDown,
+            Code::UnknownPartition,
+        ] {
+            assert!(is_transient(&KafkaError::MetadataFetch(code)), "{code:?}");
+        }
+        for code in [Code::TopicAuthorizationFailed, Code::UnknownTopic, Code::InvalidArgument, Code::Fail] {
+            assert!(!is_transient(&KafkaError::MetadataFetch(code)), "{code:?}");
+        }
+        assert!(!is_transient(&KafkaError::Canceled), "an error without a code");
+    }
+
+    #[test]
+    fn a_timeout_message_ends_with_the_last_error_met() {
+        assert_eq!(after(None), "");
+        let last = after(Some(KafkaError::MetadataFetch(Code::AllBrokersDown)));
+        assert!(last.starts_with("; the last error was: Meta data fetch error: AllBrokersDown"), "{last}");
+    }
+}
