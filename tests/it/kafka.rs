@@ -191,6 +191,41 @@ fn a_reopen_connects_again_and_fails_by_name_while_the_broker_is_down() {
     assert_eq!(values, ["before"]);
 }
 
+/// A poll the broker does not serve in time fails by name, listing the
+/// partitions still behind (not those at their end) and the last error,
+/// and commits nothing.
+#[test]
+fn a_poll_the_broker_does_not_serve_in_time_names_the_partitions_behind() {
+    use event_sourced_cart::log::LogError;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let log = create_on_mock(&cluster, &unique_topic(TOPIC), 2)
+        .expect("a topic")
+        .with_timeout(std::time::Duration::from_secs(1));
+    // Records in partition 1 only, so that partition 0 stays at its end,
+    // 0: keys are placed on a probe topic of as many partitions first (the
+    // partitioner depends on the key and the count only).
+    let probe = create_on_mock(&cluster, &unique_topic(TOPIC), 2).expect("a probe topic");
+    let keys: Vec<String> = (0..)
+        .map(|i| format!("key-{i}"))
+        .filter(|key| probe.append(Some(key), "probe").expect("an append").partition == 1)
+        .take(2)
+        .collect();
+    for key in &keys {
+        assert_eq!(log.append(Some(key), "value").expect("an append").partition, 1);
+    }
+    assert_eq!(log.end_offsets().expect("ends"), [0, 2]);
+    cluster.request_errors(
+        RDKafkaApiKey::Fetch,
+        &vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION; 100_000],
+    );
+    let mut consumer = log.consumer("g").expect("a consumer");
+    let error = consumer.poll().expect_err("no fetch is served");
+    let message = error.to_string();
+    assert!(message.contains("did not deliver up to the end within 1s (partition 1 at 0 of 2)"), "{message}");
+    assert!(matches!(consumer.commit(), Err(LogError::CommitAfterFailedPoll)));
+}
+
 /// A partition count out of range is refused before any broker is asked.
 #[test]
 fn a_topic_of_0_or_too_many_partitions_is_refused_before_any_request() {
