@@ -94,6 +94,9 @@ pub struct KafkaLog {
     timeout: Duration,
     /// The sequence number of the next record sent.
     next_sequence: std::sync::atomic::AtomicUsize,
+    /// Held through each batch of appends: the delivery reports are one
+    /// queue, so batches from several threads take turns.
+    appending: Mutex<()>,
 }
 
 /// A backend error of the broker at `bootstrap`.
@@ -149,6 +152,7 @@ impl KafkaLog {
             owns_topic: false,
             timeout,
             next_sequence: std::sync::atomic::AtomicUsize::new(0),
+            appending: Mutex::new(()),
         };
         let metadata =
             log.reader.fetch_metadata(Some(topic), log.timeout).map_err(|e| backend("read the topic's metadata", e))?;
@@ -290,6 +294,7 @@ impl Log for KafkaLog {
     }
 
     fn append_batch(&self, records: &[(Option<&str>, &str)]) -> Result<Vec<Position>, LogError> {
+        let _turn = self.appending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let appended = self.send_batch(records);
         if appended.is_err() {
             // A batch that failed is not sent later behind the caller's

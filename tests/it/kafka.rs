@@ -226,6 +226,43 @@ fn a_poll_the_broker_does_not_serve_in_time_names_the_partitions_behind() {
     assert!(matches!(consumer.commit(), Err(LogError::CommitAfterFailedPoll)));
 }
 
+/// Batches appended from several threads at once each get their own
+/// records' acknowledgements: every record is where its append said.
+#[test]
+fn batches_from_several_threads_each_get_their_own_acknowledgements() {
+    let broker = Broker::new();
+    let log = broker.log(2);
+    let values: Vec<Vec<String>> =
+        (0..4).map(|thread| (0..300).map(|i| format!("thread {thread} value {i}")).collect()).collect();
+    let positions: Vec<Vec<Position>> = std::thread::scope(|scope| {
+        let appends: Vec<_> = values
+            .iter()
+            .map(|batch| {
+                let log = &log;
+                scope.spawn(move || {
+                    let batch: Vec<(Option<&str>, &str)> =
+                        batch.iter().map(|v| (Some(v.as_str()), v.as_str())).collect();
+                    log.append_batch(&batch).expect("appends")
+                })
+            })
+            .collect();
+        appends.into_iter().map(|append| append.join().expect("an appending thread")).collect()
+    });
+    let mut consumer = log.consumer("g").expect("a consumer");
+    let read: std::collections::HashMap<Position, String> = consumer
+        .poll()
+        .expect("a poll")
+        .into_iter()
+        .map(|r| (Position { partition: r.partition, offset: r.offset }, r.value))
+        .collect();
+    assert_eq!(read.len(), 1200);
+    for (batch, positions) in values.iter().zip(&positions) {
+        for (value, position) in batch.iter().zip(positions) {
+            assert_eq!(read.get(position), Some(value), "{position:?}");
+        }
+    }
+}
+
 /// A partition count out of range is refused before any broker is asked.
 #[test]
 fn a_topic_of_0_or_too_many_partitions_is_refused_before_any_request() {
