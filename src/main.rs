@@ -440,25 +440,18 @@ fn exit_for(error: &LogError) -> Exit {
 }
 
 fn canonical(data_dir: Option<&Path>, partitions: u32, kafka: Option<&str>) -> Exit {
-    let temp;
-    let dir = match data_dir {
-        Some(dir) => dir,
-        None => match ScratchDir::new() {
-            Ok(t) => {
-                temp = t;
-                temp.path()
-            }
+    let run = match (kafka, data_dir) {
+        (Some(bootstrap), _) => kafka_log(bootstrap, partitions).map_err(RunError::Log).and_then(|mut log| {
+            run_canonical_on(log.as_mut(), &format!("Kafka at {}", event_sourced_cart::text::quoted(bootstrap)))
+        }),
+        (None, Some(dir)) => run_canonical(dir, partitions),
+        (None, None) => match ScratchDir::new() {
+            Ok(temp) => run_canonical(temp.path(), partitions),
             Err(e) => {
                 print_error(&format!("cannot create a temporary directory ({e}); pass --data-dir DIR"));
                 return scratch_failure_exit();
             }
         },
-    };
-    let run = match kafka {
-        Some(bootstrap) => kafka_log(bootstrap, partitions).map_err(RunError::Log).and_then(|mut log| {
-            run_canonical_on(log.as_mut(), &format!("Kafka at {}", event_sourced_cart::text::quoted(bootstrap)))
-        }),
-        None => run_canonical(dir, partitions),
     };
     let run = match run {
         Ok(run) => run,

@@ -614,7 +614,7 @@ fn check_layout(dir: &Path) -> Result<(), LogError> {
             )));
         }
         let count = config.num_partitions;
-        if !(1..=MAX_PARTITIONS).contains(&count) {
+        if super::check_partition_count(count).is_err() {
             return Err(bad(format!(
                 "its topic metadata (meta.bin) gives {}, not 1 to {MAX_PARTITIONS}",
                 crate::text::count(count, "partition")
