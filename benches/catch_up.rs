@@ -17,8 +17,8 @@
 //!   `restart/open_only/N` times `MerkqlLog::open` alone.
 //! - Sizes 1k, 100k and 1M for `restart` (not 10k).
 //!
-//! Sizes: 1k, 10k, 100k; 1M with `CART_BENCH_1M=1`. Fixtures on tmpfs unless
-//! `CART_BENCH_DIR` names another parent directory.
+//! Sizes: 1k, 10k, 100k; 1M with `HARNESS_BENCH_1M=1`. Fixtures on tmpfs unless
+//! `HARNESS_BENCH_DIR` names another parent directory.
 
 mod common;
 
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 const NEW_EVENTS: usize = 5;
 
 /// A buffer larger than the CPU's last-level cache (480 MiB L3 on the
-/// machine of BENCHMARKS.md; `CART_BENCH_FLUSH_MB`, default 768), written
+/// machine of BENCHMARKS.md; `HARNESS_BENCH_FLUSH_MB`, default 768), written
 /// over before each `incremental_cold` catch-up so that every log size
 /// starts from equally cold caches. Without it the comparison between sizes
 /// also measures how much of the cache merkql's `send`s just evicted (their

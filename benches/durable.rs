@@ -14,8 +14,8 @@
 //!   the broker (`MerkqlLog::open`), opening the store and loading every
 //!   projection's state from it, and the first catch-up.
 //!
-//! Sizes 1k and 100k; 1M with `CART_BENCH_1M=1`. Fixtures and stores on
-//! tmpfs unless `CART_BENCH_DIR` names another parent directory (a disk).
+//! Sizes 1k and 100k; 1M with `HARNESS_BENCH_1M=1`. Fixtures and stores on
+//! tmpfs unless `HARNESS_BENCH_DIR` names another parent directory (a disk).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Item 3 of the benchmarks issue: what decoding and applying add to merkql's
 //! own read cost, on a 100k-event log (3 partitions, tmpfs unless
-//! `CART_BENCH_DIR` is set), in one run.
+//! `HARNESS_BENCH_DIR` is set), in one run.
 //!
 //! - `pipeline/raw_poll`: a new consumer of a group that never commits,
 //!   subscribe, one `poll` of all 100k records (merkql's cost, plus the

@@ -5,7 +5,7 @@
 //!
 //! - `replay/bulk`: production through the bulk loader (`Log::append_batch`
 //!   of `MerkqlLog`, the default): linear in the history, so the time per
-//!   event stays flat from 1k to 100k (and 1M with `CART_BENCH_1M=1`).
+//!   event stays flat from 1k to 100k (and 1M with `HARNESS_BENCH_1M=1`).
 //! - `replay/send_each`: one merkql `send` per record (`replay --send-each`):
 //!   each send rewrites the partition's whole index, so the time per event
 //!   grows with the history.
@@ -14,7 +14,7 @@
 //!   the ratio to `replay/bulk` is what verified polls cost.
 //!
 //! Throughput is in events (elements) per second. Logs go to tmpfs unless
-//! `CART_SCRATCH_DIR` says otherwise.
+//! `HARNESS_SCRATCH_DIR` says otherwise.
 
 mod common;
 

@@ -7,10 +7,10 @@
 //! sizes are the sizes at the start. With 8 partitions each partition holds
 //! about 1/8 of the log.
 //!
-//! Disk fixtures go to the system temp dir (`/tmp`, or `CART_BENCH_DISK_DIR`).
+//! Disk fixtures go to the system temp dir (`/tmp`, or `HARNESS_BENCH_DISK_DIR`).
 //! Also `send_batch10`: merkql's `Producer::send_batch` of 10 records, with
 //! the throughput in records per second, to compare with one `send`.
-//! Sizes: 1k, 10k, 100k; 1M with `CART_BENCH_1M=1`.
+//! Sizes: 1k, 10k, 100k; 1M with `HARNESS_BENCH_1M=1`.
 
 mod common;
 

@@ -270,7 +270,7 @@ fn append(path: &Path, dir: &Path, partitions: Option<u32>, chunk: u64) -> Exit 
             return fail(false, Exit::BadInput, format!("{}: {message}", event_sourced_cart::text::path(path)));
         }
     };
-    let log = match projector::open_or_create(dir, partitions) {
+    let log = match projector::open_or_create(dir, TOPIC, partitions) {
         Ok(log) => log,
         Err(e) => return fail(false, exit_for(&e), e.to_string()),
     };
@@ -318,7 +318,7 @@ fn project(dir: &Path, store: Option<&Path>, follow: bool, interval_ms: u64, bat
         Ok(lock) => lock,
         Err(message) => return fail(false, Exit::BadInput, message),
     };
-    let mut runners = projector::runners(&store, batch as usize);
+    let mut runners = projector::runners(&Cart, &store, batch as usize);
     loop {
         match MerkqlLog::open(dir, TOPIC) {
             Ok(log) => match projector::catch_up(&log, &mut runners) {
@@ -358,7 +358,7 @@ fn views(dir: Option<&Path>, store: Option<&Path>, json: bool) -> Exit {
         (Some(dir), None) => projector::store_path(dir, None),
         (None, None) => return fail(json, Exit::BadInput, "pass --data-dir DIR or --store FILE".into()),
     };
-    let views = match projector::stored_views(&store) {
+    let views = match projector::stored_views(&Cart, &store) {
         Ok(views) => views,
         Err(e) => return fail(json, Exit::BadInput, e.to_string()),
     };
@@ -410,7 +410,7 @@ fn usage_error(error: &clap::Error, args: &[std::ffi::OsString], json: bool) -> 
 }
 
 /// A scratch directory that cannot be made: the caller's mistake (2) when
-/// `CART_SCRATCH_DIR` chose the place, else the machine's (3).
+/// `HARNESS_SCRATCH_DIR` chose the place, else the machine's (3).
 fn scratch_failure_exit() -> Exit {
     match Settings::get() {
         Ok(settings) if settings.scratch_dir.is_some() => Exit::BadInput,

@@ -65,7 +65,7 @@ pub fn settings() -> &'static event_sourced_cart::settings::Settings {
     event_sourced_cart::settings::Settings::get().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Where fixture logs go: `CART_BENCH_DIR` if set (for example a directory
+/// Where fixture logs go: `HARNESS_BENCH_DIR` if set (for example a directory
 /// on disk), else tmpfs (`/dev/shm`) via `scratch_dir`.
 pub fn fixture_dir() -> TempDir {
     match &settings().bench_dir {
@@ -78,7 +78,7 @@ pub fn fixture_dir() -> TempDir {
 /// Human name of where fixtures live, printed with the results.
 pub fn fixture_medium() -> String {
     match &settings().bench_dir {
-        Some(dir) => format!("CART_BENCH_DIR={}", dir.display()),
+        Some(dir) => format!("HARNESS_BENCH_DIR={}", dir.display()),
         None => "tmpfs (/dev/shm)".to_string(),
     }
 }
@@ -146,7 +146,7 @@ pub fn append(log: &MerkqlLog, event: &DomainEvent) {
 }
 
 /// Log sizes of the catch-up benchmarks: 1k, 10k, 100k, and 1M when
-/// `CART_BENCH_1M=1`.
+/// `HARNESS_BENCH_1M=1`.
 pub fn sizes(all: &[usize]) -> Vec<usize> {
     let big = settings().bench_1m;
     all.iter().copied().filter(|&n| n < 1_000_000 || big).collect()

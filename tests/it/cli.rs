@@ -193,9 +193,11 @@ fn replay_names_the_line_of_invalid_utf8() {
 fn the_main_job_separates_bad_input_from_a_failed_log() {
     let out = cart(&["--partitions", "0"]);
     assert_eq!(out.status.code(), Some(2), "a partition count out of range is bad input");
-    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("CART_SCRATCH_DIR", "").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("HARNESS_SCRATCH_DIR", "").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("environment variable CART_SCRATCH_DIR=\"\": it is empty"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("environment variable HARNESS_SCRATCH_DIR=\"\": it is empty")
+    );
     let file = tempfile::NamedTempFile::new().unwrap();
     let under_a_file = file.path().join("log");
     let out = cart(&["--data-dir", under_a_file.to_str().unwrap()]);
@@ -316,7 +318,7 @@ fn a_second_process_on_a_log_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path()).unwrap();
     // This test process holds the lock, as a running main job would.
-    let lock = std::fs::File::create(dir.path().join(".event-sourced-cart.lock")).unwrap();
+    let lock = std::fs::File::create(dir.path().join(".projection-harness.lock")).unwrap();
     lock.try_lock().unwrap();
     let out = cart(&["--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -324,7 +326,7 @@ fn a_second_process_on_a_log_directory_is_refused() {
     assert!(!dir.path().join(".merkql").exists(), "nothing was created");
     drop(lock);
     assert!(cart(&["--data-dir", dir.path().to_str().unwrap()]).status.success(), "free once the lock is gone");
-    assert!(!dir.path().join(".event-sourced-cart.incomplete").exists(), "a finished run leaves no marker");
+    assert!(!dir.path().join(".projection-harness.incomplete").exists(), "a finished run leaves no marker");
 }
 
 #[test]
@@ -398,7 +400,7 @@ fn interrupted_replay_removes_its_scratch_log(signal: &str, code: i32) {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
         .args(["replay", fifo.to_str().unwrap()])
-        .env("CART_SCRATCH_DIR", &scratch)
+        .env("HARNESS_SCRATCH_DIR", &scratch)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -496,12 +498,12 @@ fn broken_headers_a_final_cr_and_an_unusable_scratch_dir_are_named() {
     let file = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"a\"}\n");
     let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
         .args(["replay", &file])
-        .env("CART_SCRATCH_DIR", dir.path().join("events.jsonl"))
+        .env("HARNESS_SCRATCH_DIR", dir.path().join("events.jsonl"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("CART_SCRATCH_DIR="),
+        String::from_utf8_lossy(&out.stderr).contains("HARNESS_SCRATCH_DIR="),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -525,10 +527,10 @@ fn over_long_or_empty_paths_are_refused_before_anything_is_created() {
         assert!(stderr.contains("use at most 255") || stderr.contains("the path is empty"), "{stderr}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
-    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("CART_SCRATCH_DIR", long).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_event-sourced-cart")).env("HARNESS_SCRATCH_DIR", long).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("CART_SCRATCH_DIR") && stderr.contains("use at most 255"), "{stderr}");
+    assert!(stderr.contains("HARNESS_SCRATCH_DIR") && stderr.contains("use at most 255"), "{stderr}");
 }
 
 #[test]

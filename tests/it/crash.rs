@@ -1,7 +1,7 @@
 //! Real crash tests: the binary appends a generated history to a log
 //! directory and projects it into its view store, and is killed again and
 //! again (SIGKILL from this test at seeded moments, read from its output,
-//! and self-aborts at every named crash point, `CART_CRASH_AT`), then
+//! and self-aborts at every named crash point, `HARNESS_CRASH_AT`), then
 //! restarted on the same directories. After the last restart:
 //! - every append the binary acknowledged is in the log;
 //! - each stored view equals the model of what the log holds;
@@ -57,9 +57,9 @@ fn cart_bin() -> Command {
 /// `kill_after` lines, if it gets that far.
 fn run(args: &[String], crash_at: Option<String>, kill_after: Option<u64>) -> Run {
     let mut command = cart_bin();
-    command.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).env_remove("CART_CRASH_AT");
+    command.args(args).stdout(Stdio::piped()).stderr(Stdio::null()).env_remove("HARNESS_CRASH_AT");
     if let Some(point) = &crash_at {
-        command.env("CART_CRASH_AT", point);
+        command.env("HARNESS_CRASH_AT", point);
     }
     let mut child = command.spawn().expect("the binary starts");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -106,7 +106,7 @@ fn verify(dir: &Path, acknowledged_records: &[HistoryRecord]) -> Result<(), Stri
         }
     }
     let model = Cart.model(&produced);
-    for (group, view) in stored_views(&dir.join("views.sqlite")).map_err(|e| e.to_string())? {
+    for (group, view) in stored_views(&Cart, &dir.join("views.sqlite")).map_err(|e| e.to_string())? {
         let expected = model.views.get(&group).ok_or_else(|| format!("the model has no view of {group}"))?;
         match view {
             Some(view) if &view == expected => {}

@@ -21,7 +21,7 @@
 //!   log rewritten under the checkpoint (schema version 2; a version 1
 //!   store gains the column, empty, when opened).
 //! - `entries(projection, key, state)`: the projection's state per entity
-//!   key (for carts, per cart id), as JSON.
+//!   key (per entity id), as JSON.
 //! - `rejected(projection, partition, offset, reason)`: every record the
 //!   projection rejected.
 //!
@@ -40,11 +40,11 @@ pub const SCHEMA_VERSION: u32 = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the view store {path} failed to {action}: {message}; check that it is a view store written by `event-sourced-cart project` (or pass a new path to make one), on a writable disk with space"
+        "the view store {path} failed to {action}: {message}; check that it is a view store written by the `project` command (or pass a new path to make one), on a writable disk with space"
     )]
     Sqlite { path: String, action: &'static str, message: String },
     #[error(
-        "the view store {path} has schema version {found}; this version reads up to {SCHEMA_VERSION}; use a newer event-sourced-cart or a new store"
+        "the view store {path} has schema version {found}; this version reads up to {SCHEMA_VERSION}; use a newer version of the tool or a new store"
     )]
     NewerSchema { path: String, found: String },
     #[error(
@@ -52,10 +52,10 @@ pub enum StoreError {
     )]
     OtherLog { path: String, stored_topic: String, stored_partitions: String, topic: String, partitions: u32 },
     #[error(
-        "projection {projection} in the view store {path} has state version {found}; this version reads up to {supported}; use a newer event-sourced-cart or delete its rows to rebuild it"
+        "projection {projection} in the view store {path} has state version {found}; this version reads up to {supported}; use a newer version of the tool or delete its rows to rebuild it"
     )]
     NewerState { path: String, projection: String, found: u32, supported: u32 },
-    #[error("there is no view store at {path}; run `event-sourced-cart project` first, or pass the right --store")]
+    #[error("there is no view store at {path}; run the `project` command first, or pass the right --store")]
     Missing { path: String },
     #[error("projection {projection} in the view store {path}: {message}; delete its rows to rebuild it from the log")]
     BadState { path: String, projection: String, message: String },

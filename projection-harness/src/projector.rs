@@ -1,4 +1,4 @@
-//! The long-running projector: the cart projections as a service on a
+//! The long-running projector: a domain's projections as a service on a
 //! persistent log directory. `append` adds events to the log; `project`
 //! brings every projection up to date from its checkpoint in the view
 //! store, once or continuously; `views` prints what the store holds.
@@ -10,8 +10,6 @@
 //! events while a projector follows; when the lock is busy, that catch-up
 //! waits for the next interval.
 
-use crate::cart::scenario::DEFAULT_PARTITIONS;
-use crate::cart::{Cart, TOPIC};
 use crate::domain::{AnyView, Domain};
 use crate::durable::DurableRunner;
 use crate::log::{Log, LogError, MerkqlLog};
@@ -22,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 /// The view store's file in a log directory, unless `--store` says otherwise.
 pub const STORE_FILE: &str = "views.sqlite";
+
+/// Partitions of a log the projector creates when none is given.
+pub const DEFAULT_PARTITIONS: u32 = 3;
 
 /// Records per store transaction of `project`.
 pub const DEFAULT_BATCH_RECORDS: usize = 1_000;
@@ -54,14 +55,14 @@ pub fn store_path(dir: &Path, store: Option<&Path>) -> PathBuf {
     store.map_or_else(|| dir.join(STORE_FILE), Path::to_path_buf)
 }
 
-/// Opens the log in `dir`, or creates it (with `partitions`, default 3)
-/// if the directory holds none. A given partition count must match an
-/// existing log's.
-pub fn open_or_create(dir: &Path, partitions: Option<u32>) -> Result<MerkqlLog, LogError> {
-    let log = match MerkqlLog::open(dir, TOPIC) {
+/// Opens the log of `topic` in `dir`, or creates it (with `partitions`,
+/// default [`DEFAULT_PARTITIONS`]) if the directory holds none. A given
+/// partition count must match an existing log's.
+pub fn open_or_create(dir: &Path, topic: &str, partitions: Option<u32>) -> Result<MerkqlLog, LogError> {
+    let log = match MerkqlLog::open(dir, topic) {
         Ok(log) => log,
         Err(LogError::Missing { .. }) => {
-            let log = MerkqlLog::create(dir, TOPIC, partitions.unwrap_or(DEFAULT_PARTITIONS))?;
+            let log = MerkqlLog::create(dir, topic, partitions.unwrap_or(DEFAULT_PARTITIONS))?;
             // An empty topic is a whole log: appends are acknowledged chunk by chunk.
             log.mark_complete()?;
             return Ok(log);
@@ -110,20 +111,22 @@ pub struct Progress {
     pub rejected: usize,
 }
 
-/// The durable runners of every cart projection, each reading with its
-/// projection's own group id, state in the store at `store`.
-pub fn runners(store: &Path, batch_records: usize) -> Vec<DurableRunner<Cart>> {
-    Cart.projections()
+/// The durable runners of every projection of `domain`, each reading with
+/// its projection's own group id, state in the store at `store`.
+pub fn runners<D: Domain>(domain: &D, store: &Path, batch_records: usize) -> Vec<DurableRunner<D>> {
+    domain
+        .projections()
         .into_iter()
         .map(|projection| {
             let group = projection.group_id().to_string();
-            DurableRunner::new(Cart, projection, &group, store.to_path_buf()).with_batch_records(batch_records)
+            DurableRunner::new(domain.clone(), projection, &group, store.to_path_buf())
+                .with_batch_records(batch_records)
         })
         .collect()
 }
 
 /// One catch-up of every runner: poll what is new, apply, store, commit.
-pub fn catch_up(log: &dyn Log, runners: &mut [DurableRunner<Cart>]) -> Result<Vec<Progress>, RunError> {
+pub fn catch_up<D: Domain>(log: &dyn Log, runners: &mut [DurableRunner<D>]) -> Result<Vec<Progress>, RunError> {
     let mut progress = Vec::with_capacity(runners.len());
     for runner in runners.iter_mut() {
         let report = runner.phase(log, PhaseOptions::default())?;
@@ -138,12 +141,15 @@ pub fn catch_up(log: &dyn Log, runners: &mut [DurableRunner<Cart>]) -> Result<Ve
     Ok(progress)
 }
 
-/// The views the store at `store` holds for every cart projection, by
-/// group id; `None` for a projection the store has never seen.
-pub fn stored_views(store: &Path) -> Result<Vec<(String, Option<AnyView>)>, crate::store::StoreError> {
+/// The views the store at `store` holds for every projection of
+/// `domain`, by group id; `None` for a projection the store has never seen.
+pub fn stored_views<D: Domain>(
+    domain: &D,
+    store: &Path,
+) -> Result<Vec<(String, Option<AnyView>)>, crate::store::StoreError> {
     let mut opened = ViewStore::open_existing(store)?;
     let mut views = Vec::new();
-    for mut projection in Cart.projections() {
+    for mut projection in domain.projections() {
         let group = projection.group_id().to_string();
         let version = projection.state_version().unwrap_or(0);
         let Some(stored) = opened.load_existing(&group, version)? else {

@@ -139,7 +139,7 @@ impl KafkaLog {
             .create_with_context(Deliveries::default())
             .map_err(|e| backend("create a producer", e))?;
         let reader: BaseConsumer = client_config(bootstrap)
-            .set("group.id", "event-sourced-cart-reader")
+            .set("group.id", "projection-harness-reader")
             .set("enable.auto.commit", "false")
             .create()
             .map_err(|e| backend("create a reader", e))?;

@@ -1,5 +1,5 @@
 //! Named crash points: where the process aborts itself when
-//! `CART_CRASH_AT` asks (read once, [`crate::settings`]), so that crash
+//! `HARNESS_CRASH_AT` asks (read once, [`crate::settings`]), so that crash
 //! tests cover each point on every run, not only when a random kill
 //! happens to land there. `abort` ends the process at once, as SIGKILL
 //! would: no destructor, no flush, no unwinding.
@@ -18,7 +18,7 @@ pub const POINTS: [&str; 4] = [
     "after-log-commit",
 ];
 
-/// Passes through crash point `name`: aborts if `CART_CRASH_AT` names it
+/// Passes through crash point `name`: aborts if `HARNESS_CRASH_AT` names it
 /// and this is its Nth pass.
 pub fn point(name: &'static str) {
     debug_assert!(POINTS.contains(&name), "{name} is listed in POINTS");

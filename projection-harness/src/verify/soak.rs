@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_case_depends_on_its_seed_and_index_alone() {
-        let cases = crate::cart::generate::case_with(20);
+        let cases = crate::example::counter_cases(20);
         assert_eq!(case_at(&cases, 7, 3), case_at(&cases, 7, 3));
         assert_ne!(case_at(&cases, 7, 3), case_at(&cases, 7, 4));
         assert_ne!(case_at(&cases, 7, 3), case_at(&cases, 8, 3));

@@ -268,7 +268,7 @@ mod tests {
             assert!(!is_safe_name(bad, 16), "{bad:?}");
         }
         assert!(!is_safe_name(&"a".repeat(17), 16));
-        for good in ["a", "cart-state", "a.b_c-1", "a..b", &"a".repeat(16)] {
+        for good in ["a", "item-state", "a.b_c-1", "a..b", &"a".repeat(16)] {
             assert!(is_safe_name(good, 16), "{good:?}");
         }
     }

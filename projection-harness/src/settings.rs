@@ -2,15 +2,15 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `CART_SCRATCH_DIR` | where throwaway logs are created | `/dev/shm` if it exists, else the system temp dir |
-//! | `CART_FAILURES_DIR` | where failing properties write replay files | `target/failures` |
+//! | `HARNESS_SCRATCH_DIR` | where throwaway logs are created | `/dev/shm` if it exists, else the system temp dir |
+//! | `HARNESS_FAILURES_DIR` | where failing properties write replay files | `target/failures` |
 //! | `PROPTEST_CASES` | cases per property | 256 |
 //! | `PROPTEST_MAX_SHRINK_ITERS` | shrink steps per failure | proptest's default |
 //! | `PROPTEST_RNG_SEED` | a fixed seed for the property tests | random |
-//! | `CART_BENCH_DIR` | where bench fixture logs go | the scratch directory |
-//! | `CART_BENCH_DISK_DIR` | the disk the per-send bench compares with tmpfs | the system temp dir |
-//! | `CART_BENCH_1M` | `1` adds the million-event bench sizes, `0` does not | `0` |
-//! | `CART_BENCH_FLUSH_MB` | size of the cache-flush buffer of the catch-up bench, MiB | 768 |
+//! | `HARNESS_BENCH_DIR` | where bench fixture logs go | the scratch directory |
+//! | `HARNESS_BENCH_DISK_DIR` | the disk the per-send bench compares with tmpfs | the system temp dir |
+//! | `HARNESS_BENCH_1M` | `1` adds the million-event bench sizes, `0` does not | `0` |
+//! | `HARNESS_BENCH_FLUSH_MB` | size of the cache-flush buffer of the catch-up bench, MiB | 768 |
 //! | `KAFKA_BOOTSTRAP` | a Kafka-protocol broker (`host:port[,host:port...]`) the `kafka` tests run against instead of the mock cluster | unset: the mock cluster |
 //!
 //! A variable that is set but unusable (empty, not a number, zero cases) is
@@ -35,7 +35,7 @@ pub struct Settings {
     pub bench_1m: bool,
     pub bench_flush_mb: u32,
     pub kafka_bootstrap: Option<String>,
-    /// `CART_CRASH_AT=POINT` or `POINT:N`: abort the process at the Nth
+    /// `HARNESS_CRASH_AT=POINT` or `POINT:N`: abort the process at the Nth
     /// (default first) pass through a named crash point ([`crate::crash`]),
     /// for crash tests.
     pub crash_at: Option<(String, u32)>,
@@ -55,15 +55,16 @@ impl Settings {
     /// Reads the settings from `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Settings, SettingError> {
         Ok(Settings {
-            scratch_dir: path(&lookup, "CART_SCRATCH_DIR")?,
-            failures_dir: path(&lookup, "CART_FAILURES_DIR")?.unwrap_or_else(|| Path::new("target").join("failures")),
+            scratch_dir: path(&lookup, "HARNESS_SCRATCH_DIR")?,
+            failures_dir: path(&lookup, "HARNESS_FAILURES_DIR")?
+                .unwrap_or_else(|| Path::new("target").join("failures")),
             proptest_cases: count(&lookup, "PROPTEST_CASES", 1)?,
             proptest_max_shrink_iters: count(&lookup, "PROPTEST_MAX_SHRINK_ITERS", 0)?,
             proptest_rng_seed: number(&lookup, "PROPTEST_RNG_SEED", 0, u64::MAX)?,
-            bench_dir: path(&lookup, "CART_BENCH_DIR")?,
-            bench_disk_dir: path(&lookup, "CART_BENCH_DISK_DIR")?,
-            bench_1m: number(&lookup, "CART_BENCH_1M", 0, 1)? == Some(1),
-            bench_flush_mb: count(&lookup, "CART_BENCH_FLUSH_MB", 1)?.unwrap_or(768),
+            bench_dir: path(&lookup, "HARNESS_BENCH_DIR")?,
+            bench_disk_dir: path(&lookup, "HARNESS_BENCH_DISK_DIR")?,
+            bench_1m: number(&lookup, "HARNESS_BENCH_1M", 0, 1)? == Some(1),
+            bench_flush_mb: count(&lookup, "HARNESS_BENCH_FLUSH_MB", 1)?.unwrap_or(768),
             crash_at: crash_at(&lookup)?,
             kafka_bootstrap: bootstrap(&lookup)?,
         })
@@ -155,7 +156,7 @@ fn bootstrap(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<String
 }
 
 fn crash_at(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<(String, u32)>, SettingError> {
-    const VARIABLE: &str = "CART_CRASH_AT";
+    const VARIABLE: &str = "HARNESS_CRASH_AT";
     let Some(value) = lookup(VARIABLE) else { return Ok(None) };
     let fail = |problem: String| SettingError {
         variable: VARIABLE,
@@ -180,7 +181,7 @@ fn crash_at(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<(String
     Ok(Some((name.to_string(), nth)))
 }
 
-/// A temporary directory for a throwaway log: under `CART_SCRATCH_DIR` if
+/// A temporary directory for a throwaway log: under `HARNESS_SCRATCH_DIR` if
 /// set (to measure or debug on a chosen disk), else on tmpfs (`/dev/shm`)
 /// when it exists, because merkql fsyncs every send, else in the system
 /// temp dir.
@@ -188,7 +189,7 @@ pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
     let settings = Settings::get().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let builder = || {
         let mut b = tempfile::Builder::new();
-        b.prefix("cart-log-");
+        b.prefix("harness-log-");
         b
     };
     if let Some(parent) = &settings.scratch_dir {
@@ -197,7 +198,7 @@ pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
             std::io::Error::new(
                 e.kind(),
                 format!(
-                    "CART_SCRATCH_DIR={}: {e}; fix the variable or unset it",
+                    "HARNESS_SCRATCH_DIR={}: {e}; fix the variable or unset it",
                     crate::text::quoted(&parent.to_string_lossy())
                 ),
             )
@@ -238,19 +239,19 @@ mod tests {
             ("PROPTEST_CASES", "lots"),
             ("PROPTEST_CASES", "0"),
             ("PROPTEST_MAX_SHRINK_ITERS", "-1"),
-            ("CART_SCRATCH_DIR", ""),
+            ("HARNESS_SCRATCH_DIR", ""),
         ] {
             let error = settings(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable);
             assert!(error.to_string().starts_with(&format!("environment variable {variable}=")), "{error}");
         }
         assert_eq!(settings(&[("PROPTEST_CASES", "64")]).unwrap().proptest_cases, Some(64));
-        let dirs = settings(&[("CART_FAILURES_DIR", "/x"), ("CART_SCRATCH_DIR", "/y")]).unwrap();
+        let dirs = settings(&[("HARNESS_FAILURES_DIR", "/x"), ("HARNESS_SCRATCH_DIR", "/y")]).unwrap();
         assert_eq!((dirs.failures_dir, dirs.scratch_dir), (PathBuf::from("/x"), Some(PathBuf::from("/y"))));
         assert_eq!(settings(&[("PROPTEST_MAX_SHRINK_ITERS", "0")]).unwrap().proptest_max_shrink_iters, Some(0));
         assert_eq!(settings(&[("PROPTEST_RNG_SEED", "42")]).unwrap().proptest_rng_seed, Some(42));
-        assert!(settings(&[("CART_BENCH_1M", "1")]).unwrap().bench_1m);
-        assert!(!settings(&[("CART_BENCH_1M", "0")]).unwrap().bench_1m);
+        assert!(settings(&[("HARNESS_BENCH_1M", "1")]).unwrap().bench_1m);
+        assert!(!settings(&[("HARNESS_BENCH_1M", "0")]).unwrap().bench_1m);
     }
 
     #[test]

@@ -483,8 +483,8 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cart::Cart;
     use crate::domain::{AnyView, HistoryRecord, Model};
+    use crate::example::Counters;
     use crate::runner::PhaseReport;
     use crate::verify::execute::{PhaseTrace, Stop, Trace};
 
@@ -677,7 +677,7 @@ mod tests {
         assert_eq!(kinds(&history.finish()), [Kind::LostWrite]);
     }
 
-    /// An execution of `produced` (cart adds under key "k") in which one
+    /// An execution of `produced` (values under key "k") in which one
     /// group applied `applied`, reporting `checkpoint` with the log ending at
     /// `ends`; `stopped` if it stopped.
     fn execution(
@@ -686,7 +686,7 @@ mod tests {
         checkpoint: Option<&[(u32, u64)]>,
         ends: &[u64],
         stopped: bool,
-    ) -> Execution<Cart> {
+    ) -> Execution<Counters> {
         let produced = (0..produced)
             .map(|i| (at(0, i as u64), HistoryRecord { key: Some("k".into()), value: format!("v{i}") }))
             .collect();
@@ -724,7 +724,7 @@ mod tests {
 
     #[test]
     fn each_projection_level_anomaly_is_named() {
-        let found = |e: &Execution<Cart>| kinds(&projection_anomalies(e));
+        let found = |e: &Execution<Counters>| kinds(&projection_anomalies(e));
         assert_eq!(found(&execution(2, &[at(0, 0), at(0, 1)], Some(&[(0, 2)]), &[2], false)), []);
         assert_eq!(found(&execution(2, &[at(0, 0), at(0, 1), at(0, 1)], None, &[2], false)), [Kind::DuplicateApply]);
         assert_eq!(found(&execution(2, &[at(0, 1)], None, &[2], false)), [Kind::SkippedApply]);

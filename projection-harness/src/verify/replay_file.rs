@@ -1,5 +1,5 @@
 //! Replay files: a history and, optionally, the schedule that ran it. The
-//! same format is read by `event-sourced-cart replay` and written by the
+//! same format is read by the `replay` command and written by the
 //! property tests for every shrunk failure.
 //!
 //! Two formats, told apart by the first line:
@@ -11,15 +11,16 @@
 //! without `key` has no key.
 //! ```text
 //! {"format":"records","schedule":{"partitions":2,"phases":[{"produce":1,"crash":"BeforeCommit"}]}}
-//! {"key":"c1","json":{"type":"AddItem","cart_id":"c1","item":"Widget","qty":2,"price":9.99}}
-//! {"key":"other","json":{"type":"Checkout","cart_id":"c1"}}
-//! {"key":"c1","text":"{\"type\":\"AddItem\",\"cart_id\":\"c1\""}
+//! {"key":"c1","json":{"counter":"c1","add":2}}
+//! {"key":"other","json":{"counter":"c1","add":-1}}
+//! {"key":"c1","text":"{\"counter\":\"c1\""}
 //! {"text":"not json at all"}
 //! ```
 //!
 //! **Plain** (hand-written): one record value per line, produced verbatim
 //! under the key the domain reads from it ([`Domain::key_of_value`]; for
-//! carts, the `cart_id`), optionally headed by `{"schedule":{...}}`.
+//! the counters of [`crate::example`], the `counter`), optionally headed by
+//! `{"schedule":{...}}`.
 //!
 //! In both, blank lines are skipped and lines end with LF or CRLF; a CR
 //! anywhere else in a line, or a leading byte-order mark, is an error that
@@ -162,7 +163,7 @@ pub fn read<D: Domain>(domain: &D, mut reader: impl BufRead) -> Result<ReplayFil
 /// and `schedule` (a plain event never is).
 fn header(value: &str) -> Result<Option<Header>, String> {
     // A line that starts like a header is one, or it is an error that says
-    // why (not a plain record that happens to lack a cart id).
+    // why (not a plain record that happens to lack a key field).
     let looks_like_header = ["{\"format\"", "{\"schedule\""].iter().any(|start| value.trim_start().starts_with(start));
     // Only the field names are kept: a long line costs no more than itself.
     let object = match serde_json::from_str::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(value) {

@@ -185,7 +185,7 @@ impl Kind {
                 "A projection never applied a record it should have (one the model accepts): its view lacks it. The runner's checkpoint passed a record it had not applied, or the log never delivered it."
             }
             Kind::PerKeyReorder => {
-                "A projection applied one key's records in another order than they were produced: a fold that depends on order (every cart) may differ."
+                "A projection applied one key's records in another order than they were produced: a fold that depends on order (a running balance, a state machine) may differ."
             }
             Kind::CheckpointAheadOfLog => {
                 "A checkpoint covers offsets the log no longer holds, or holds other records at (the log was truncated or rewritten under it): the records now at those offsets would never be applied."

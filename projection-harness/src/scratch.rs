@@ -6,7 +6,7 @@
 //! directory holds memory until someone deletes it, so the binary removes
 //! every live one before it exits on a signal, then exits with 128 + the
 //! signal's number (130 for Ctrl-C, 143 for SIGTERM), as shells do. Only
-//! SIGKILL cannot be caught: such a directory stays, named `cart-log-*`,
+//! SIGKILL cannot be caught: such a directory stays, named `harness-log-*`,
 //! where [`crate::settings::scratch_dir`] puts it.
 //!
 //! The removal happens where nothing writes into the directory any more:

@@ -117,6 +117,7 @@ impl<R> PhaseReport<R> {
 pub enum RunError {
     #[error(transparent)]
     Log(#[from] LogError),
+    #[cfg(feature = "sqlite")]
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(
@@ -170,7 +171,9 @@ impl RunError {
             RunError::OffsetsAhead { .. } => Some(Kind::SkippedApply),
             RunError::LogWentBackwards { .. } | RunError::LogRewritten { .. } => Some(Kind::CheckpointAheadOfLog),
             RunError::ProjectionPanicked { .. } => Some(Kind::ApplyPanic),
-            RunError::Log(_) | RunError::Store(_) | RunError::NotDurable(_) | RunError::NotRebuildable(_) => None,
+            #[cfg(feature = "sqlite")]
+            RunError::Store(_) => None,
+            RunError::Log(_) | RunError::NotDurable(_) | RunError::NotRebuildable(_) => None,
         }
     }
 }

@@ -38,12 +38,12 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(0);
 
 /// The lock file every process takes, exclusively, before it reads or
 /// writes a log directory: merkql does not guard against two processes.
-const LOCK_FILE: &str = ".event-sourced-cart.lock";
+const LOCK_FILE: &str = ".projection-harness.lock";
 
 /// Present while a log is being written by a run that has not said it
 /// finished ([`MerkqlLog::mark_complete`]): after a `kill -9` it remains,
 /// and the next process is told the log may be partial.
-const INCOMPLETE_FILE: &str = ".event-sourced-cart.incomplete";
+const INCOMPLETE_FILE: &str = ".projection-harness.incomplete";
 
 /// An open merkql log in a directory, holding one topic.
 pub struct MerkqlLog {

@@ -22,8 +22,8 @@ pub fn quoted_if_needed(text: &str) -> Cow<'_, str> {
     if text.chars().any(is_unsafe) { quoted(text).into() } else { text.into() }
 }
 
-/// A name (a cart id, an item) as printed where it starts or shapes a
-/// report line (`cart-1: 7 items`, `Widget: 3 units`): as is, unless it
+/// A name (an entity id, an item) as printed where it starts or shapes a
+/// report line (`order-1: 7 items`, `Widget: 3 units`): as is, unless it
 /// holds a character that could forge output, a `:` (the report's own
 /// separator: unquoted, a name could make its line read as another kind of
 /// line, such as `VIOLATION: ...`, and hide where the name ends), or starts
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn plain_text_is_unchanged_and_unsafe_text_is_escaped() {
-        assert_eq!(quoted_if_needed("cart-1 ñ カート"), "cart-1 ñ カート");
+        assert_eq!(quoted_if_needed("order-1 ñ カート"), "order-1 ñ カート");
         assert_eq!(quoted_if_needed("a\nb"), "\"a\\nb\"");
         assert_eq!(quoted_if_needed("x\u{202e}y"), "\"x\\u{202e}y\"");
         assert_eq!(quoted_if_needed("x\u{2028}y"), "\"x\\u{2028}y\"");
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn names_with_the_separator_or_a_leading_quote_are_quoted() {
-        assert_eq!(name("cart-1 ñ"), "cart-1 ñ");
+        assert_eq!(name("order-1 ñ"), "order-1 ñ");
         assert_eq!(name("VIOLATION: x"), "\"VIOLATION: x\"");
         assert_eq!(name("a:b"), "\"a:b\"");
         assert_eq!(name("\"q\""), "\"\\\"q\\\"\"");

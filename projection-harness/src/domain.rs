@@ -3,7 +3,7 @@
 //! A domain is a set of events on one topic, the projections built from
 //! them, and an independent reference model. The harness (runner, executor,
 //! checks, replay files) is written against [`Domain`] and [`Projection`]
-//! only; the cart ([`crate::cart::Cart`]) is one implementation. Adding a
+//! only; the counters of [`crate::example`] are one implementation. Adding a
 //! projection to a domain is one registration line in its
 //! [`Domain::projections`]; every domain-free property then covers it.
 //!
@@ -334,16 +334,16 @@ mod tests {
 
     #[test]
     fn any_view_prints_its_json() {
-        let view = AnyView::new(BTreeMap::from([("cart-1".to_string(), u128::MAX)]));
-        assert_eq!(view.to_json_pretty(), format!("{{\n  \"cart-1\": {}\n}}", u128::MAX));
-        assert_eq!(serde_json::to_string(&view).unwrap(), format!("{{\"cart-1\":{}}}", u128::MAX));
-        assert_eq!(format!("{view:?}"), format!("{{\"cart-1\": {}}}", u128::MAX));
+        let view = AnyView::new(BTreeMap::from([("key-1".to_string(), u128::MAX)]));
+        assert_eq!(view.to_json_pretty(), format!("{{\n  \"key-1\": {}\n}}", u128::MAX));
+        assert_eq!(serde_json::to_string(&view).unwrap(), format!("{{\"key-1\":{}}}", u128::MAX));
+        assert_eq!(format!("{view:?}"), format!("{{\"key-1\": {}}}", u128::MAX));
     }
 
     #[test]
     fn a_rejected_record_says_where_it_is_what_is_wrong_and_what_to_do() {
         let rejected = Rejected {
-            topic: "cart-events".to_string(),
+            topic: "shop-events".to_string(),
             partition: 2,
             offset: 7,
             error: RecordError::<std::fmt::Error>::WrongKey { key: None, expected: "a".into() },
@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(rejected.position(), Position { partition: 2, offset: 7 });
         assert_eq!(
             rejected.to_string(),
-            "rejected record at topic cart-events partition 2 offset 7: the record has no key; its event's key is \
+            "rejected record at topic shop-events partition 2 offset 7: the record has no key; its event's key is \
              \"a\"; produce each event under its own key. It was counted and not applied; fix the producer that \
              wrote it."
         );

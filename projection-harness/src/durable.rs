@@ -312,3 +312,22 @@ impl<D: Domain> GroupRunner<D> for DurableRunner<D> {
         self.projection.view()
     }
 }
+
+/// The durable system: the domain's projections driven by
+/// [`DurableRunner`]s whose state lives in the view store at `store`.
+#[derive(Clone, Debug)]
+pub struct Durable<D> {
+    pub domain: D,
+    pub store: std::path::PathBuf,
+}
+
+impl<D: Domain> crate::verify::System for Durable<D> {
+    type Domain = D;
+    type Runner = DurableRunner<D>;
+    fn domain(&self) -> &D {
+        &self.domain
+    }
+    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> DurableRunner<D> {
+        DurableRunner::new(self.domain.clone(), projection, group_id, self.store.clone())
+    }
+}

@@ -10,7 +10,6 @@ use super::blocks::{block_orders, decode_blocks, fold_blocks, partition_blocks};
 use super::history::{Recording, projection_anomalies};
 use super::schedule::{Phase, Schedule};
 use crate::domain::{AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Rejected};
-use crate::durable::DurableRunner;
 use crate::log::{Log, LogError};
 use crate::record::{LogRecord, Position};
 use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner, Steps};
@@ -55,25 +54,6 @@ impl<D: Domain> System for WithSteps<D> {
     }
     fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> Runner<D> {
         Runner::with_steps(self.domain.clone(), projection, group_id, self.steps)
-    }
-}
-
-/// The durable system: the domain's projections driven by
-/// [`DurableRunner`]s whose state lives in the view store at `store`.
-#[derive(Clone, Debug)]
-pub struct Durable<D> {
-    pub domain: D,
-    pub store: std::path::PathBuf,
-}
-
-impl<D: Domain> System for Durable<D> {
-    type Domain = D;
-    type Runner = DurableRunner<D>;
-    fn domain(&self) -> &D {
-        &self.domain
-    }
-    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> DurableRunner<D> {
-        DurableRunner::new(self.domain.clone(), projection, group_id, self.store.clone())
     }
 }
 

@@ -18,10 +18,11 @@ pub mod replay_file;
 pub mod schedule;
 pub mod soak;
 
+#[cfg(feature = "sqlite")]
+pub use crate::durable::Durable;
 pub use check::Violation;
 pub use execute::{
-    Durable, ExecuteError, Execution, InjectedFault, Production, Stage, Stop, System, WithSteps, execute,
-    execute_with_progress,
+    ExecuteError, Execution, InjectedFault, Production, Stage, Stop, System, WithSteps, execute, execute_with_progress,
 };
 pub use generate::Case;
 pub use schedule::{Phase, Schedule, ScheduleError};

@@ -383,11 +383,11 @@ pub fn check_partition_order_independence<D: Domain>(execution: &Execution<D>) -
 mod tests {
     use super::*;
     use crate::anomaly::{Anomaly, Kind};
-    use crate::cart::Cart;
     use crate::domain::{AnyView, Model};
+    use crate::example::Counters;
     use crate::verify::execute::{Stop, Trace};
 
-    fn trace(group: &str, stopped: Option<Kind>) -> Trace<crate::cart::event::DecodeError> {
+    fn trace(group: &str, stopped: Option<Kind>) -> Trace<crate::example::NotAnEvent> {
         Trace {
             projection: "p".into(),
             group_id: group.into(),
@@ -409,7 +409,7 @@ mod tests {
         }
     }
 
-    fn execution(anomalies: Vec<Anomaly>) -> Execution<Cart> {
+    fn execution(anomalies: Vec<Anomaly>) -> Execution<Counters> {
         Execution {
             produced: Vec::new(),
             incremental: vec![trace("a", Some(Kind::CheckpointAheadOfLog)), trace("b", None)],

@@ -1,0 +1,64 @@
+//! # projection-harness
+//!
+//! A verification harness for event-sourced CQRS projections: it appends
+//! generated histories to a real log (merkql on disk, or a Kafka-protocol
+//! broker), runs consumer groups that build projections by full replay and
+//! incrementally, and proves that full replay equals any split replay, that
+//! each key's events are applied once and in order (also across crashes,
+//! restarts and injected faults), and that every view equals an
+//! independent model. A failure is named ([`anomaly`]), shrunk, and saved
+//! as a replay file that reproduces it.
+//!
+//! Three seams keep it usable for any projection, any domain and any log:
+//! - [`domain`]: what the harness needs of a domain ([`domain::Domain`]:
+//!   decoding, keys, the registered [`domain::Projection`]s, the reference
+//!   model);
+//! - [`log`]: what it needs of a log ([`log::Log`]); merkql
+//!   ([`log::MerkqlLog`]) is one implementation and the only module that
+//!   knows merkql;
+//! - [`verify`]: the harness core, generic over both: schedules, executor,
+//!   property checks, replay files, schedule generators.
+//!
+//! Around them:
+//! - [`record`]: a log record, its position and its digest;
+//! - [`anomaly`]: the named anomalies every layer reports with;
+//! - [`runner`]: one consumer group driving one projection;
+//! - [`settings`]: environment settings, read once;
+//! - [`crash`]: named crash points for crash tests;
+//! - [`text`]: the one escaping path for input-derived text;
+//! - [`example`]: a complete small domain (counters), for the docs and tests.
+//!
+//! With the `sqlite` feature:
+//! - [`store`]: the SQLite view store of durable projections;
+//! - [`durable`]: a runner whose state and checkpoint live in the store;
+//! - [`projector`]: a domain's projections as a service on a persistent log.
+//!
+//! With the `cli` feature:
+//! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
+//! - [`progress`]: the progress display of long runs on a terminal.
+//!
+//! With the `kafka` feature, [`log::kafka`]: the Kafka-protocol backend.
+//!
+//! Arrows point one way: `verify` uses `runner`, `log` and `domain`; `log`
+//! knows no domain; nothing here names a domain of its own.
+
+pub mod anomaly;
+pub mod crash;
+pub mod domain;
+#[cfg(feature = "sqlite")]
+pub mod durable;
+pub mod example;
+pub mod log;
+#[cfg(feature = "cli")]
+pub mod progress;
+#[cfg(feature = "sqlite")]
+pub mod projector;
+pub mod record;
+pub mod runner;
+#[cfg(feature = "cli")]
+pub mod scratch;
+pub mod settings;
+#[cfg(feature = "sqlite")]
+pub mod store;
+pub mod text;
+pub mod verify;
