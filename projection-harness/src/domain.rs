@@ -43,26 +43,62 @@ pub trait Projection {
 
     /// The current view.
     fn view(&self) -> Self::View;
+}
 
-    /// The version of the state this projection saves in the view store
-    /// ([`crate::store`]), or `None` if it keeps its state in memory only.
-    /// A durable projection keeps its state per entity key (the key its
-    /// events are produced under, [`Domain::key`]), so that the store
-    /// writes only the entities a batch touched.
-    fn state_version(&self) -> Option<u32> {
-        None
-    }
+/// A projection whose state can be stored: the view store keeps it per
+/// entity key, so that a killed process resumes where it stopped instead
+/// of replaying the log. Every registered projection is one
+/// ([`register`]): the durable runner, the projector service and the
+/// fault campaigns need it, and a projection that lacks it is a compile
+/// error at its registration, never a failure at run time.
+///
+/// The state is kept per key (the key its events are produced under,
+/// [`Domain::key`]), so that a batch writes only the entities it touched.
+/// Entries are text, JSON by convention (`serde_json::to_string` and
+/// `from_str` are the whole of it), so that the projection owns its stored
+/// format and validates it on load.
+///
+/// ```
+/// use projection_harness::domain::{DurableProjection, Projection};
+/// use std::collections::BTreeMap;
+///
+/// #[derive(Default)]
+/// struct Balances(BTreeMap<String, i64>);
+///
+/// impl Projection for Balances {
+///     type Event = (String, i64);
+///     type View = BTreeMap<String, i64>;
+///     fn group_id(&self) -> &str { "balances" }
+///     fn apply(&mut self, (account, amount): &(String, i64)) {
+///         *self.0.entry(account.clone()).or_default() += amount;
+///     }
+///     fn view(&self) -> Self::View { self.0.clone() }
+/// }
+///
+/// impl DurableProjection for Balances {
+///     const STATE_VERSION: u32 = 1;
+///     fn save_entry(&self, account: &str) -> Option<String> {
+///         self.0.get(account).map(i64::to_string)
+///     }
+///     fn load_entry(&mut self, account: &str, state: &str) -> Result<(), String> {
+///         self.0.insert(account.to_string(), state.parse().map_err(|e| format!("{e}"))?);
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait DurableProjection: Projection {
+    /// The version of the stored format. Raise it when the format changes:
+    /// a store holding a newer version is refused by name, and an older
+    /// one is read by [`DurableProjection::load_entry`].
+    const STATE_VERSION: u32;
 
-    /// The state this projection keeps for `key`, as JSON text; `None` if
-    /// it keeps none (the stored entry is then deleted).
-    fn save_entry(&self, _key: &str) -> Option<String> {
-        None
-    }
+    /// The state this projection keeps for `key`; `None` if it keeps none
+    /// (the stored entry is then deleted).
+    fn save_entry(&self, key: &str) -> Option<String>;
 
-    /// Restores the state of `key` that [`Projection::save_entry`] wrote.
-    fn load_entry(&mut self, _key: &str, _state: &str) -> Result<(), String> {
-        Err("this projection keeps no state in the view store".into())
-    }
+    /// Restores the state of `key` that [`DurableProjection::save_entry`]
+    /// wrote, or says what is wrong with it.
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String>;
 }
 
 /// Folds events into a fresh projection: a full replay without a log.
@@ -81,14 +117,14 @@ pub trait ErasedProjection<E>: Send {
     fn group_id(&self) -> &str;
     fn apply(&mut self, event: &E);
     fn view(&self) -> AnyView;
-    fn state_version(&self) -> Option<u32>;
+    fn state_version(&self) -> u32;
     fn save_entry(&self, key: &str) -> Option<String>;
     fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String>;
 }
 
 impl<P> ErasedProjection<P::Event> for P
 where
-    P: Projection + Send,
+    P: DurableProjection + Send,
 {
     fn group_id(&self) -> &str {
         Projection::group_id(self)
@@ -99,19 +135,20 @@ where
     fn view(&self) -> AnyView {
         AnyView::new(Projection::view(self))
     }
-    fn state_version(&self) -> Option<u32> {
-        Projection::state_version(self)
+    fn state_version(&self) -> u32 {
+        P::STATE_VERSION
     }
     fn save_entry(&self, key: &str) -> Option<String> {
-        Projection::save_entry(self, key)
+        DurableProjection::save_entry(self, key)
     }
     fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
-        Projection::load_entry(self, key, state)
+        DurableProjection::load_entry(self, key, state)
     }
 }
 
-/// Registers a projection: `register(Revenue::new())` in [`Domain::projections`].
-pub fn register<P: Projection + Send + 'static>(projection: P) -> BoxedProjection<P::Event> {
+/// Registers a projection: `register(Revenue::new())` in
+/// [`Domain::projections`]. It must be a [`DurableProjection`].
+pub fn register<P: DurableProjection + Send + 'static>(projection: P) -> BoxedProjection<P::Event> {
     Box::new(projection)
 }
 

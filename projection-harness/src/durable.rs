@@ -86,7 +86,7 @@ impl<D: Domain> DurableRunner<D> {
         if self.store.is_some() {
             return Ok(());
         }
-        let version = self.projection.state_version().ok_or_else(|| RunError::NotDurable(self.quoted_group()))?;
+        let version = self.projection.state_version();
         let mut store = ViewStore::open(&self.store_path, log.topic(), log.partitions())?;
         let stored = store.load(&self.group_id, version)?;
         for (key, state) in &stored.entries {

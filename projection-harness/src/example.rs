@@ -18,7 +18,7 @@
 //! assert_eq!(view["c1"], 3);
 //! ```
 
-use crate::domain::{BoxedProjection, Domain, HistoryRecord, Model, Produced, Projection, register};
+use crate::domain::{BoxedProjection, Domain, DurableProjection, HistoryRecord, Model, Produced, Projection, register};
 use crate::verify::Case;
 use crate::verify::generate::cases;
 use proptest::prelude::*;
@@ -105,10 +105,10 @@ impl Projection for Totals {
     fn view(&self) -> BTreeMap<String, i64> {
         self.sums.clone()
     }
+}
 
-    fn state_version(&self) -> Option<u32> {
-        Some(1)
-    }
+impl DurableProjection for Totals {
+    const STATE_VERSION: u32 = 1;
 
     fn save_entry(&self, key: &str) -> Option<String> {
         self.sums.get(key).map(i64::to_string)

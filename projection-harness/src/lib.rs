@@ -53,6 +53,7 @@ pub mod log;
 pub mod progress;
 #[cfg(feature = "sqlite")]
 pub mod projector;
+pub mod properties;
 pub mod record;
 pub mod runner;
 #[cfg(feature = "cli")]

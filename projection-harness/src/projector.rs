@@ -151,7 +151,7 @@ pub fn stored_views<D: Domain>(
     let mut views = Vec::new();
     for mut projection in domain.projections() {
         let group = projection.group_id().to_string();
-        let version = projection.state_version().unwrap_or(0);
+        let version = projection.state_version();
         let Some(stored) = opened.load_existing(&group, version)? else {
             views.push((group, None));
             continue;

@@ -133,10 +133,6 @@ pub enum RunError {
     )]
     LogWentBackwards { group: String, partition: u32, log_end: u64, stored_next: u64 },
     #[error(
-        "projection {0} keeps no state in the view store (its state_version is None); make it durable or run it in memory"
-    )]
-    NotDurable(String),
-    #[error(
         "projection {group}: partition {partition} holds another record at offset {offset} (digest {found}) than the one the view store's checkpoint covers (digest {stored}): the log was rewritten under the checkpoint (a repaired index tail gives its offsets out again), and the records now at and after it were never applied. Use the log the store was built from, or delete the store to rebuild the views"
     )]
     LogRewritten { group: String, partition: u32, offset: u64, stored: String, found: String },
@@ -173,7 +169,7 @@ impl RunError {
             RunError::ProjectionPanicked { .. } => Some(Kind::ApplyPanic),
             #[cfg(feature = "sqlite")]
             RunError::Store(_) => None,
-            RunError::Log(_) | RunError::NotDurable(_) | RunError::NotRebuildable(_) => None,
+            RunError::Log(_) | RunError::NotRebuildable(_) => None,
         }
     }
 }

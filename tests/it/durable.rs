@@ -2,51 +2,28 @@
 //! process restarts (runners dropped and rebuilt from the store), and the
 //! store refuses what it cannot trust with a named error.
 
-use crate::support::{proptest_config, scratch_log};
+use crate::support::scratch_log;
 use event_sourced_cart::anomaly::Kind;
 use event_sourced_cart::cart::event::DomainEvent;
 use event_sourced_cart::cart::generate::case_with;
 use event_sourced_cart::cart::projection::{CartState, CartStateView};
 use event_sourced_cart::cart::{Cart, TOPIC};
-use event_sourced_cart::domain::{AnyView, BoxedProjection, Domain, Model, Produced, Projection, fold, register};
+use event_sourced_cart::domain::{
+    AnyView, BoxedProjection, Domain, DurableProjection, Model, Produced, Projection, fold, register,
+};
 use event_sourced_cart::durable::DurableRunner;
 use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
 use event_sourced_cart::store::StoreError;
-use event_sourced_cart::verify::check::check_all;
-use event_sourced_cart::verify::generate::with_restarts;
-use event_sourced_cart::verify::replay_file::write_failure;
-use event_sourced_cart::verify::{Case, Durable, execute};
-use proptest::prelude::*;
+use projection_harness::properties::Properties;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
-/// Runs `case` on a fresh log and a fresh store with the durable system.
-fn run_durable(case: &Case) -> Result<(), String> {
-    let (dir, mut log) = scratch_log(case.schedule.partitions());
-    let system = Durable { domain: Cart, store: dir.path().join("views.sqlite") };
-    let failure = match execute(&system, &case.history, &case.schedule, &mut log) {
-        Ok(execution) => match check_all(&execution).first() {
-            None => return Ok(()),
-            Some(violation) => violation.to_string(),
-        },
-        Err(error) => format!("the run failed: {error}"),
-    };
-    let saved = write_failure("durable_restarts", &case.history, &case.schedule).map_or_else(
-        |e| format!("could not write the replay file: {e}"),
-        |p| format!("case written to {}", p.display()),
-    );
-    Err(format!("{failure}\n{saved}"))
-}
-
-proptest! {
-    #![proptest_config(proptest_config("proptest-regressions/durable.txt"))]
-
-    /// Every property of the suite, on the durable system, with restarts.
-    #[test]
-    fn every_property_holds_across_restarts(case in with_restarts(case_with(60))) {
-        run_durable(&case).map_err(TestCaseError::fail)?;
-    }
+/// Every property of the suite, in memory and on the durable system with
+/// restarts: the harness's one call, as any domain's tests make it.
+#[test]
+fn every_property_holds_in_memory_and_across_restarts() {
+    Properties::new(Cart).named("durable_restarts").regressions("proptest-regressions/durable.txt").run(case_with(60));
 }
 
 /// A log of `events` canonical-style records in `partitions` partitions.
@@ -249,9 +226,10 @@ impl Projection for PanicsOnce {
     fn view(&self) -> CartStateView {
         self.state.view()
     }
-    fn state_version(&self) -> Option<u32> {
-        self.state.state_version()
-    }
+}
+
+impl DurableProjection for PanicsOnce {
+    const STATE_VERSION: u32 = CartState::STATE_VERSION;
     fn save_entry(&self, key: &str) -> Option<String> {
         self.state.save_entry(key)
     }

@@ -5,7 +5,7 @@
 //! named by model agreement.
 
 use event_sourced_cart::domain::{
-    AnyView, BoxedProjection, Domain, HistoryRecord, Model, Produced, Projection, register,
+    AnyView, BoxedProjection, Domain, DurableProjection, HistoryRecord, Model, Produced, Projection, register,
 };
 use event_sourced_cart::verify::check::{self, Violation, check_model_agreement};
 use event_sourced_cart::verify::generate::cases;
@@ -51,9 +51,21 @@ impl Projection for Balances {
     }
 }
 
-/// The largest single deposit.
+impl DurableProjection for Balances {
+    const STATE_VERSION: u32 = 1;
+    fn save_entry(&self, account: &str) -> Option<String> {
+        self.0.get(account).map(u64::to_string)
+    }
+    fn load_entry(&mut self, account: &str, state: &str) -> Result<(), String> {
+        self.0.insert(account.to_string(), state.parse().map_err(|e| format!("not a balance ({e})"))?);
+        Ok(())
+    }
+}
+
+/// The largest single deposit (kept per account, so that it can be stored
+/// per account).
 #[derive(Default)]
-struct Largest(u64);
+struct Largest(BTreeMap<String, u64>);
 
 impl Projection for Largest {
     type Event = Deposit;
@@ -62,10 +74,22 @@ impl Projection for Largest {
         "largest"
     }
     fn apply(&mut self, event: &Deposit) {
-        self.0 = self.0.max(event.amount);
+        let largest = self.0.entry(event.account.clone()).or_default();
+        *largest = (*largest).max(event.amount);
     }
     fn view(&self) -> u64 {
-        self.0
+        self.0.values().copied().max().unwrap_or(0)
+    }
+}
+
+impl DurableProjection for Largest {
+    const STATE_VERSION: u32 = 1;
+    fn save_entry(&self, account: &str) -> Option<String> {
+        self.0.get(account).map(u64::to_string)
+    }
+    fn load_entry(&mut self, account: &str, state: &str) -> Result<(), String> {
+        self.0.insert(account.to_string(), state.parse().map_err(|e| format!("not an amount ({e})"))?);
+        Ok(())
     }
 }
 

@@ -384,7 +384,7 @@ impl<E> crate::domain::ErasedProjection<E> for Countdown<E> {
     fn view(&self) -> AnyView {
         self.inner.view()
     }
-    fn state_version(&self) -> Option<u32> {
+    fn state_version(&self) -> u32 {
         self.inner.state_version()
     }
     fn save_entry(&self, key: &str) -> Option<String> {

@@ -14,7 +14,7 @@
 
 use crate::cart::event::DomainEvent;
 use crate::cart::money::Cents;
-use crate::domain::Projection;
+use crate::domain::{DurableProjection, Projection};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
@@ -242,10 +242,10 @@ impl Projection for CartState {
     fn view(&self) -> CartStateView {
         self.carts.to_view()
     }
+}
 
-    fn state_version(&self) -> Option<u32> {
-        Some(STATE_VERSION)
-    }
+impl DurableProjection for CartState {
+    const STATE_VERSION: u32 = STATE_VERSION;
 
     /// The cart's replay JSON: `{"items": [...], "total_cents": N}`.
     fn save_entry(&self, cart_id: &str) -> Option<String> {

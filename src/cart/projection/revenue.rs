@@ -9,7 +9,7 @@
 use super::cart_state::CheckedOutCarts;
 use crate::cart::event::DomainEvent;
 use crate::cart::money::Cents;
-use crate::domain::Projection;
+use crate::domain::{DurableProjection, Projection};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -56,10 +56,10 @@ impl Projection for Revenue {
         let total_cents = carts.values().copied().sum();
         RevenueView { carts, total_cents }
     }
+}
 
-    fn state_version(&self) -> Option<u32> {
-        Some(super::cart_state::STATE_VERSION)
-    }
+impl DurableProjection for Revenue {
+    const STATE_VERSION: u32 = super::cart_state::STATE_VERSION;
 
     fn save_entry(&self, cart_id: &str) -> Option<String> {
         self.carts.save_entry(cart_id)

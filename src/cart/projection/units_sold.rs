@@ -10,7 +10,7 @@
 
 use super::cart_state::CheckedOutCarts;
 use crate::cart::event::DomainEvent;
-use crate::domain::Projection;
+use crate::domain::{DurableProjection, Projection};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -58,10 +58,10 @@ impl Projection for UnitsSold {
         }
         view
     }
+}
 
-    fn state_version(&self) -> Option<u32> {
-        Some(super::cart_state::STATE_VERSION)
-    }
+impl DurableProjection for UnitsSold {
+    const STATE_VERSION: u32 = super::cart_state::STATE_VERSION;
 
     fn save_entry(&self, cart_id: &str) -> Option<String> {
         self.carts.save_entry(cart_id)

@@ -15,7 +15,7 @@ use event_sourced_cart::cart::generate::NoiseKind;
 use event_sourced_cart::cart::money::{Cents, PriceError};
 use event_sourced_cart::cart::projection::{CartState, CartStateView};
 use event_sourced_cart::domain::{
-    BoxedProjection, Domain, Model, Produced, Projection, Rejected, decode_record, register,
+    BoxedProjection, Domain, DurableProjection, Model, Produced, Projection, Rejected, decode_record, register,
 };
 use event_sourced_cart::log::{GroupConsumer, Log, LogError};
 use event_sourced_cart::record::LogRecord;
@@ -166,6 +166,18 @@ impl Projection for BuggyCartState {
 
     fn view(&self) -> CartStateView {
         self.inner.view()
+    }
+}
+
+/// Stores what the real `CartState` stores; the bug's own tables are not
+/// kept (a restart forgets them), which no planted-bug test relies on.
+impl DurableProjection for BuggyCartState {
+    const STATE_VERSION: u32 = CartState::STATE_VERSION;
+    fn save_entry(&self, key: &str) -> Option<String> {
+        self.inner.save_entry(key)
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        self.inner.load_entry(key, state)
     }
 }
 

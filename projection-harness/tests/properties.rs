@@ -1,0 +1,91 @@
+//! The one-call property check on the example domain: it passes on the
+//! real projection, and it catches, shrinks and saves a planted bug.
+
+use projection_harness::domain::{BoxedProjection, Domain, DurableProjection, Model, Produced, Projection, register};
+use projection_harness::example::{Add, Counters, NotAnEvent, Totals, counter_cases};
+use projection_harness::properties::{Properties, Runner};
+use projection_harness::verify::replay_file::parse;
+use std::collections::BTreeMap;
+
+#[test]
+fn the_counters_hold_every_property_in_memory_and_durable() {
+    Properties::new(Counters).cases(64).regressions("proptest-regressions/counters.txt").run(counter_cases(40));
+}
+
+/// `Totals` with one step changed: an add of exactly 7 is applied twice.
+#[derive(Default)]
+struct DoublesSevens(Totals);
+
+impl Projection for DoublesSevens {
+    type Event = Add;
+    type View = BTreeMap<String, i64>;
+    fn group_id(&self) -> &str {
+        self.0.group_id()
+    }
+    fn apply(&mut self, event: &Add) {
+        self.0.apply(event);
+        if event.add == 7 {
+            self.0.apply(event);
+        }
+    }
+    fn view(&self) -> Self::View {
+        self.0.view()
+    }
+}
+
+impl DurableProjection for DoublesSevens {
+    const STATE_VERSION: u32 = Totals::STATE_VERSION;
+    fn save_entry(&self, key: &str) -> Option<String> {
+        self.0.save_entry(key)
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        self.0.load_entry(key, state)
+    }
+}
+
+/// The counters domain with the planted projection.
+#[derive(Clone, Copy, Debug)]
+struct Planted;
+
+impl Domain for Planted {
+    type Event = Add;
+    type Rejection = NotAnEvent;
+    fn topic(&self) -> &str {
+        Counters.topic()
+    }
+    fn decode(&self, value: &str) -> Result<Add, NotAnEvent> {
+        Counters.decode(value)
+    }
+    fn key<'e>(&self, event: &'e Add) -> &'e str {
+        Counters.key(event)
+    }
+    fn projections(&self) -> Vec<BoxedProjection<Add>> {
+        vec![register(DoublesSevens::default())]
+    }
+    fn model(&self, produced: &[Produced]) -> Model {
+        Counters.model(produced)
+    }
+}
+
+#[test]
+fn a_planted_bug_is_caught_shrunk_to_one_record_and_written_as_a_replay_file() {
+    let failure = Properties::new(Planted)
+        .named("planted-doubles-sevens")
+        .reproduce_with("cargo run -p counters --")
+        .cases(256)
+        .check(counter_cases(40))
+        .expect_err("the planted bug is caught");
+    assert_eq!(failure.runner, Runner::InMemory, "the in-memory runner runs first: {failure}");
+    assert_eq!(failure.property, "model_agreement", "{failure}");
+    let [record] = failure.case.history.as_slice() else { panic!("shrunk to one record: {failure}") };
+    assert!(record.value.contains("\"add\":7"), "{record:?}");
+    let path = failure.replay_file.as_ref().expect("a replay file");
+    assert!(path.ends_with("planted-doubles-sevens-model_agreement.jsonl"), "{}", path.display());
+    let text = std::fs::read_to_string(path).unwrap();
+    let file = parse(&Planted, &text).expect("the replay file reads back");
+    assert_eq!(file.history, failure.case.history, "saved byte for byte");
+    assert_eq!(file.schedule.as_ref(), Some(&failure.case.schedule));
+    let shown = failure.to_string();
+    assert!(shown.starts_with("property model_agreement failed with the in-memory runner"), "{shown}");
+    assert!(shown.ends_with(&format!("reproduce with: cargo run -p counters -- replay {}", path.display())), "{shown}");
+}
