@@ -33,7 +33,8 @@
 //! - [`durable`]: a runner whose state and checkpoint live in the store;
 //! - [`projector`]: a domain's projections as a service on a persistent log.
 //!
-//! With the `cli` feature:
+//! With the `cli` feature (which includes `sqlite`):
+//! - [`cli`]: a domain's command line in one call;
 //! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
 //! - [`progress`]: the progress display of long runs on a terminal.
 //!
@@ -43,6 +44,8 @@
 //! knows no domain; nothing here names a domain of its own.
 
 pub mod anomaly;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod crash;
 pub mod domain;
 #[cfg(feature = "sqlite")]
