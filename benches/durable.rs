@@ -36,7 +36,7 @@ fn durable(store: &Path, tag: &str) -> Vec<DurableRunner<Cart>> {
         .into_iter()
         .map(|p| {
             let group = format!("{}-{tag}", p.group_id());
-            DurableRunner::new(Cart, p, &group, store.to_path_buf()).with_batch_records(1000)
+            DurableRunner::durable(Cart, p, &group, store.to_path_buf()).with_batch_records(1000)
         })
         .collect()
 }

@@ -119,7 +119,7 @@ pub fn runners<D: Domain>(domain: &D, store: &Path, batch_records: usize) -> Vec
         .into_iter()
         .map(|projection| {
             let group = projection.group_id().to_string();
-            DurableRunner::new(domain.clone(), projection, &group, store.to_path_buf())
+            DurableRunner::durable(domain.clone(), projection, &group, store.to_path_buf())
                 .with_batch_records(batch_records)
         })
         .collect()

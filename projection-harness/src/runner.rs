@@ -1,6 +1,10 @@
 //! A consumer group driving one projection: poll, decode, apply, commit.
+//! One runner, [`Runner`], generic over where its checkpoint lives
+//! ([`Checkpoint`]): in memory ([`InMemory`], the default) or, with the
+//! `sqlite` feature, in the view store (`durable::StoreCheckpoint`, alias
+//! `durable::DurableRunner`).
 //!
-//! Invariants the runner keeps:
+//! Invariants the runner keeps, whatever its checkpoint:
 //! - it never commits a record it did not apply (apply happens before the
 //!   commit, and after a failed poll it does not commit at all);
 //! - it applies each (partition, offset) at most once, even when the log
@@ -9,16 +13,23 @@
 //! - a record that cannot be decoded is counted in [`Runner::rejected`] with
 //!   its position, and is never applied.
 //!
+//! A durable checkpoint adds what a state that outlives the process needs:
+//! the runner stops at a gap instead of applying past it, checks its
+//! checkpoint against the log before each poll, stores each applied chunk
+//! in one store transaction before committing on the log, and catches a
+//! panicking projection to reload it from the store.
+//!
 //! A phase is a fixed sequence of [`Steps`]: get a consumer, poll, then
 //! apply and commit. The steps are public so that the test suite builds its
 //! deliberately broken runners from this runner with one step replaced
-//! ([`Steps`]); they cannot drift from it.
+//! ([`Steps`]); they cannot drift from it, in memory or durable.
 
 use crate::anomaly::Kind;
 use crate::domain::{AnyView, BoxedProjection, Domain, Rejected, decode_record};
 use crate::log::{GroupConsumer, Log, LogError};
 use crate::record::{LogRecord, Position};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// Where a simulated crash stops a phase: right before that step. The
 /// *consumer* dies there, without committing or closing, as a consumer of a
@@ -117,25 +128,15 @@ impl<R> PhaseReport<R> {
 pub enum RunError {
     #[error(transparent)]
     Log(#[from] LogError),
+    /// What only a durable checkpoint can find: a store it cannot use, or a
+    /// log that no longer matches it.
     #[cfg(feature = "sqlite")]
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Checkpoint(#[from] crate::durable::CheckpointError),
     #[error(
         "projection {group}: partition {partition} delivered offset {got}, but the next offset to apply is {expected}: records {expected}..{got} are missing (a gap); nothing past it was applied. The log lost records (retention, a repaired index?): rebuild the view from a complete log"
     )]
     Gap { group: String, partition: u32, expected: u64, got: u64 },
-    #[error(
-        "projection {group}: in partition {partition} the consumer group's poll started at offset {delivered_from} (its committed offset, or the partition's end if that offset is past it), ahead of the view store's next offset ({stored_next}): records {stored_next}..{delivered_from} would never be applied. The store is older than the group's merkql offsets (a restored or replaced store?): use the store that belongs to these offsets, or delete the group's offsets.bin under the log's .merkql/ directory to poll from the earliest record (the store skips what it has applied)"
-    )]
-    OffsetsAhead { group: String, partition: u32, stored_next: u64, delivered_from: u64 },
-    #[error(
-        "projection {group}: partition {partition} ends at offset {log_end}, but the view store has applied up to {stored_next}: the log went backwards (replaced or truncated?). Use the log the store was built from, or delete the store to rebuild the views"
-    )]
-    LogWentBackwards { group: String, partition: u32, log_end: u64, stored_next: u64 },
-    #[error(
-        "projection {group}: partition {partition} holds another record at offset {offset} (digest {found}) than the one the view store's checkpoint covers (digest {stored}): the log was rewritten under the checkpoint (a repaired index tail gives its offsets out again), and the records now at and after it were never applied. Use the log the store was built from, or delete the store to rebuild the views"
-    )]
-    LogRewritten { group: String, partition: u32, offset: u64, stored: String, found: String },
     #[error(
         "projection {group} panicked applying the record at partition {partition}, offset {offset}: {message}. Nothing of its batch was stored, and its state is reloaded from the view store before the next phase. Fix the projection (apply must not panic for any event) or remove the record's cause"
     )]
@@ -164,18 +165,17 @@ impl RunError {
         match self {
             RunError::Log(LogError::Damaged { anomaly, .. }) => Some(*anomaly),
             RunError::Gap { .. } => Some(Kind::PollSkip),
-            RunError::OffsetsAhead { .. } => Some(Kind::SkippedApply),
-            RunError::LogWentBackwards { .. } | RunError::LogRewritten { .. } => Some(Kind::CheckpointAheadOfLog),
             RunError::ProjectionPanicked { .. } => Some(Kind::ApplyPanic),
             #[cfg(feature = "sqlite")]
-            RunError::Store(_) => None,
+            RunError::Checkpoint(error) => error.anomaly(),
             RunError::Log(_) | RunError::NotRebuildable(_) => None,
         }
     }
 }
 
 /// The interface the harness drives: one consumer group, one projection.
-/// [`Runner`] is the real one.
+/// [`Runner`] is the real one; implement it to check a runner of your own
+/// with the harness's properties ([`crate::verify::System`]).
 pub trait GroupRunner<D: Domain> {
     fn group_id(&self) -> &str;
     fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError>;
@@ -184,31 +184,102 @@ pub trait GroupRunner<D: Domain> {
     fn view(&self) -> AnyView;
 }
 
+/// What one applied chunk changes in a checkpoint: built by a durable
+/// runner, written by its [`Checkpoint`] in one transaction.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// Changed entries: `Some(state)` (JSON text) to write, `None` to delete.
+    pub entries: Vec<(String, Option<String>)>,
+    /// The next offsets after the batch, for the partitions it touched.
+    pub next_offsets: BTreeMap<u32, u64>,
+    /// The digest of the last record of the batch in each partition it
+    /// touched (the record before its next offset).
+    pub last_digests: BTreeMap<u32, String>,
+    pub applied: u64,
+    pub duplicates: u64,
+    /// Rejected records: partition, offset, reason.
+    pub rejected: Vec<(u32, u64, String)>,
+}
+
+/// Where a checkpoint resumes: the next offset to apply in each partition
+/// (absent: 0) and the digest of the record before it (absent: none kept).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub next_offsets: BTreeMap<u32, u64>,
+    pub last_digests: BTreeMap<u32, String>,
+}
+
+/// Where a runner's checkpoint (its projection's state and the offsets it
+/// has applied) lives.
+pub trait Checkpoint {
+    /// Whether the checkpoint outlives the process. A durable runner stops
+    /// at gaps, checks its checkpoint against the log, stores each chunk
+    /// before its log commit and reloads a projection that panicked; an
+    /// in-memory one has nothing to check against or reload from.
+    const DURABLE: bool;
+
+    /// Restores `projection` for `group_id` and says where to resume;
+    /// called before the first phase, and again after a panic.
+    fn load<E>(
+        &mut self,
+        group_id: &str,
+        log: &dyn Log,
+        projection: &mut BoxedProjection<E>,
+    ) -> Result<Resume, RunError>;
+
+    /// Writes one applied chunk, atomically.
+    fn save(&mut self, group_id: &str, batch: &Batch) -> Result<(), RunError>;
+
+    /// Drops whatever it holds open (after a panic: the next phase loads again).
+    fn forget(&mut self);
+}
+
+/// A checkpoint in memory: the runner's offsets and its projection live as
+/// long as the runner, and the log's committed offsets say where a new
+/// consumer starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InMemory;
+
+impl Checkpoint for InMemory {
+    const DURABLE: bool = false;
+
+    fn load<E>(&mut self, _: &str, _: &dyn Log, _: &mut BoxedProjection<E>) -> Result<Resume, RunError> {
+        Ok(Resume::default())
+    }
+
+    fn save(&mut self, _: &str, _: &Batch) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn forget(&mut self) {}
+}
+
 /// Gets the consumer a phase polls with.
-pub type ConsumerStep<D> = fn(&mut Runner<D>, &dyn Log, bool) -> Result<Box<dyn GroupConsumer>, LogError>;
+pub type ConsumerStep<D, C> = fn(&mut Runner<D, C>, &dyn Log, bool) -> Result<Box<dyn GroupConsumer>, LogError>;
 
 /// Decodes one record under the domain's rules and the key rule.
 pub type DecodeStep<D> = fn(&D, &LogRecord) -> Result<<D as Domain>::Event, Rejected<<D as Domain>::Rejection>>;
 
 /// Applies one polled batch.
-pub type ApplyStep<D> = fn(&mut Runner<D>, &[LogRecord], &mut PhaseReport<<D as Domain>::Rejection>);
+pub type ApplyStep<D, C> =
+    fn(&mut Runner<D, C>, &[LogRecord], &mut PhaseReport<<D as Domain>::Rejection>) -> Result<(), RunError>;
 
 /// The steps of a phase. [`Steps::production`] is what [`Runner`] runs; a
 /// planted bug is these steps with one replaced, for example
 /// `Steps { apply: drop_last_record, ..Steps::production() }`.
-pub struct Steps<D: Domain> {
+pub struct Steps<D: Domain, C: Checkpoint = InMemory> {
     /// New or reused consumer of the runner's group: [`Runner::open_consumer`].
-    pub consumer: ConsumerStep<D>,
+    pub consumer: ConsumerStep<D, C>,
     /// Skip what was applied before, apply the rest: [`Runner::apply_batch`].
-    pub apply: ApplyStep<D>,
+    pub apply: ApplyStep<D, C>,
     /// Decode each record to apply: [`decode_record`].
     pub decode: DecodeStep<D>,
     /// After the poll: apply, then commit.
     pub order: [Step; 2],
 }
 
-impl<D: Domain> Steps<D> {
-    pub fn production() -> Steps<D> {
+impl<D: Domain, C: Checkpoint> Steps<D, C> {
+    pub fn production() -> Steps<D, C> {
         Steps {
             consumer: Runner::open_consumer,
             apply: Runner::apply_batch,
@@ -218,52 +289,101 @@ impl<D: Domain> Steps<D> {
     }
 }
 
-impl<D: Domain> Clone for Steps<D> {
+impl<D: Domain, C: Checkpoint> Clone for Steps<D, C> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<D: Domain> Copy for Steps<D> {}
+impl<D: Domain, C: Checkpoint> Copy for Steps<D, C> {}
 
-/// The production runner.
-pub struct Runner<D: Domain> {
+/// The production runner, its checkpoint in memory (`C = InMemory`) or in
+/// the view store (`durable::DurableRunner`).
+pub struct Runner<D: Domain, C: Checkpoint = InMemory> {
     domain: D,
     projection: BoxedProjection<D::Event>,
     group_id: String,
-    steps: Steps<D>,
+    steps: Steps<D, C>,
+    checkpoint: C,
     consumer: Option<Box<dyn GroupConsumer>>,
     /// Phases run so far (the first phase is 1).
     phases_run: usize,
+    /// Whether the checkpoint was loaded (by the first phase, or `open`).
+    loaded: bool,
     /// Next offset expected in each partition: below it, already applied.
     next_offset: BTreeMap<u32, u64>,
+    /// The digest of the record before the next offset, by partition
+    /// (durable checkpoints only).
+    last_digest: BTreeMap<u32, String>,
+    /// What the current chunk changes (durable checkpoints only).
+    pending: Batch,
+    /// Keys the current chunk changed (durable checkpoints only).
+    changed: BTreeSet<String>,
+    /// The record being applied, for naming it if the projection panics.
+    applying: Option<Position>,
+    /// Set when the projection panicked and the domain registers no
+    /// projection of its name to rebuild it from: its in-memory state
+    /// cannot be trusted, so no further phase runs.
+    unrebuildable: bool,
+    /// Most records per checkpoint transaction (a poll is applied in chunks).
+    batch_records: usize,
     rejected: Vec<Rejected<D::Rejection>>,
 }
 
 impl<D: Domain> Runner<D> {
-    /// A runner reading with the projection's own group id.
+    /// An in-memory runner reading with the projection's own group id.
     pub fn new(domain: D, projection: BoxedProjection<D::Event>) -> Self {
         let group_id = projection.group_id().to_string();
         Self::with_group(domain, projection, &group_id)
     }
 
-    /// A runner reading with another group id (a second copy of a view).
+    /// An in-memory runner reading with another group id (a second copy of a view).
     pub fn with_group(domain: D, projection: BoxedProjection<D::Event>, group_id: &str) -> Self {
         Self::with_steps(domain, projection, group_id, Steps::production())
     }
 
-    /// A runner whose phases run `steps` (the test suite's planted bugs).
+    /// An in-memory runner whose phases run `steps` (the test suite's planted bugs).
     pub fn with_steps(domain: D, projection: BoxedProjection<D::Event>, group_id: &str, steps: Steps<D>) -> Self {
+        Runner::with_checkpoint(domain, projection, group_id, steps, InMemory)
+    }
+}
+
+impl<D: Domain, C: Checkpoint> Runner<D, C> {
+    /// A runner of `projection` reading with `group_id`, running `steps`,
+    /// its checkpoint in `checkpoint`.
+    pub fn with_checkpoint(
+        domain: D,
+        projection: BoxedProjection<D::Event>,
+        group_id: &str,
+        steps: Steps<D, C>,
+        checkpoint: C,
+    ) -> Self {
         Runner {
             domain,
             projection,
             group_id: group_id.to_string(),
             steps,
+            checkpoint,
             consumer: None,
             phases_run: 0,
+            loaded: false,
             next_offset: BTreeMap::new(),
+            last_digest: BTreeMap::new(),
+            pending: Batch::default(),
+            changed: BTreeSet::new(),
+            applying: None,
+            unrebuildable: false,
+            batch_records: usize::MAX,
             rejected: Vec::new(),
         }
+    }
+
+    /// At most `records` (at least 1) records per checkpoint transaction:
+    /// a long-running projector stores its progress as it goes instead of
+    /// once per poll.
+    pub fn with_batch_records(mut self, records: usize) -> Self {
+        self.batch_records = records.max(1);
+        self
     }
 
     /// New consumer, poll, decode, apply, commit, close.
@@ -271,6 +391,20 @@ impl<D: Domain> Runner<D> {
         let report = self.phase(log, PhaseOptions::default())?;
         self.release_consumer()?;
         Ok(report)
+    }
+
+    /// Loads the checkpoint (the projection's state and offsets), once.
+    /// The first phase does it if it was not done before; callers that
+    /// measure a restart call it on its own.
+    pub fn open(&mut self, log: &dyn Log) -> Result<(), RunError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let resume = self.checkpoint.load(&self.group_id, log, &mut self.projection)?;
+        self.next_offset = resume.next_offsets;
+        self.last_digest = resume.last_digests;
+        self.loaded = true;
+        Ok(())
     }
 
     /// Every rejected record so far, in the order met.
@@ -281,6 +415,11 @@ impl<D: Domain> Runner<D> {
     /// Phases run so far, crashed ones included (the first phase is 1).
     pub fn phases_run(&self) -> usize {
         self.phases_run
+    }
+
+    /// The group id this runner reads with.
+    pub fn group(&self) -> &str {
+        &self.group_id
     }
 
     /// Closes the consumer, if any.
@@ -305,55 +444,254 @@ impl<D: Domain> Runner<D> {
     }
 
     /// The apply step: skips records below the next expected offset of
-    /// their partition (applied before, now redelivered) and applies the
-    /// rest with [`Runner::apply_record`].
-    pub fn apply_batch(&mut self, records: &[LogRecord], report: &mut PhaseReport<D::Rejection>) {
+    /// their partition (applied before, now redelivered), stops at a gap
+    /// when the checkpoint is durable (a record above the next offset:
+    /// never apply past it), and applies the rest with
+    /// [`Runner::apply_record`].
+    pub fn apply_batch(
+        &mut self,
+        records: &[LogRecord],
+        report: &mut PhaseReport<D::Rejection>,
+    ) -> Result<(), RunError> {
         for record in records {
-            let expected = self.next_offset.entry(record.partition).or_insert(0);
-            if record.offset < *expected {
+            let expected = self.next_offset.get(&record.partition).copied().unwrap_or(0);
+            if record.offset < expected {
                 report.duplicates.push(record.position());
+                self.pending.duplicates += 1;
                 continue;
             }
-            *expected = record.offset + 1;
+            if C::DURABLE && record.offset > expected {
+                return Err(RunError::Gap {
+                    group: crate::text::quoted(&self.group_id),
+                    partition: record.partition,
+                    expected,
+                    got: record.offset,
+                });
+            }
             self.apply_record(record, report);
         }
+        Ok(())
     }
 
-    /// Decodes one record and applies it, or counts it as rejected.
+    /// Decodes one record and applies it, or counts it as rejected; either
+    /// way the record's partition now expects the offset after it.
     pub fn apply_record(&mut self, record: &LogRecord, report: &mut PhaseReport<D::Rejection>) {
+        self.applying = Some(record.position());
         match (self.steps.decode)(&self.domain, record) {
             Ok(event) => {
                 self.projection.apply(&event);
+                if C::DURABLE {
+                    self.changed.insert(self.domain.key(&event).to_string());
+                    self.pending.applied += 1;
+                }
                 report.applied.push(record.position());
             }
             Err(rejected) => {
+                if C::DURABLE {
+                    self.pending.rejected.push((record.partition, record.offset, rejected.error.to_string()));
+                }
                 report.rejected.push(rejected.clone());
                 self.rejected.push(rejected);
             }
         }
+        self.next_offset.insert(record.partition, record.offset + 1);
+        if C::DURABLE {
+            self.pending.next_offsets.insert(record.partition, record.offset + 1);
+            let digest = record.digest();
+            self.last_digest.insert(record.partition, digest.clone());
+            self.pending.last_digests.insert(record.partition, digest);
+        }
+        self.applying = None;
+    }
+
+    /// The apply step over a poll: in one go in memory; in chunks for a
+    /// durable checkpoint, each stored in one transaction, with a panic of
+    /// the projection caught.
+    fn apply_and_store(
+        &mut self,
+        log: &dyn Log,
+        records: &[LogRecord],
+        report: &mut PhaseReport<D::Rejection>,
+    ) -> Result<(), RunError> {
+        if !C::DURABLE {
+            return (self.steps.apply)(self, records, report);
+        }
+        self.check_delivered_from_the_checkpoint(log, &log.end_offsets()?, records)?;
+        for chunk in records.chunks(self.batch_records) {
+            self.apply_catching_panics(chunk, report)?;
+            let mut batch = std::mem::take(&mut self.pending);
+            batch.entries = std::mem::take(&mut self.changed)
+                .into_iter()
+                .map(|key| {
+                    let state = self.projection.save_entry(&key);
+                    (key, state)
+                })
+                .collect();
+            crate::crash::point("before-store-commit");
+            self.checkpoint.save(&self.group_id, &batch)?;
+            crate::crash::point("after-store-commit");
+        }
+        report.checkpoint = Some(self.next_offset.clone());
+        Ok(())
+    }
+
+    /// The apply step, with a panic of the projection caught and turned
+    /// into [`RunError::ProjectionPanicked`].
+    fn apply_catching_panics(
+        &mut self,
+        records: &[LogRecord],
+        report: &mut PhaseReport<D::Rejection>,
+    ) -> Result<(), RunError> {
+        let apply = self.steps.apply;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(self, records, report))) {
+            Ok(applied) => applied,
+            Err(panic) => {
+                let position = self.applying.take().unwrap_or(Position { partition: 0, offset: 0 });
+                let message = panic_message(panic.as_ref());
+                let group = crate::text::quoted(&self.group_id);
+                self.forget_in_memory_state();
+                Err(RunError::ProjectionPanicked {
+                    group,
+                    partition: position.partition,
+                    offset: position.offset,
+                    message: crate::text::quoted(&message),
+                })
+            }
+        }
+    }
+
+    /// After a panic in `apply`: the in-memory state may be half-applied,
+    /// so it is dropped with the checkpoint's connection; the next phase
+    /// reloads a fresh projection from the checkpoint.
+    fn forget_in_memory_state(&mut self) {
+        let name = self.projection.group_id().to_string();
+        match self.domain.projections().into_iter().find(|p| p.group_id() == name) {
+            Some(fresh) => self.projection = fresh,
+            None => self.unrebuildable = true,
+        }
+        self.checkpoint.forget();
+        self.loaded = false;
+        self.consumer = None;
+        self.next_offset.clear();
+        self.last_digest.clear();
+        self.pending = Batch::default();
+        self.changed.clear();
+    }
+
+    /// Stops on a log that no longer holds what the checkpoint covers:
+    /// a partition that ends below its next offset, or whose record before
+    /// it is not the one applied there. A record retention evicted, or one
+    /// whose object is missing, cannot be compared, and is not: what was
+    /// applied from it is in the view, and later readers meet the damage.
+    #[cfg(feature = "sqlite")]
+    fn check_checkpoint_against_log(&self, log: &dyn Log, ends: &[u64]) -> Result<(), RunError> {
+        use crate::durable::CheckpointError;
+        for (&partition, &stored_next) in &self.next_offset {
+            let log_end = ends.get(partition as usize).copied().unwrap_or(0);
+            let group = || crate::text::quoted(&self.group_id);
+            if log_end < stored_next {
+                return Err(
+                    CheckpointError::LogWentBackwards { group: group(), partition, log_end, stored_next }.into()
+                );
+            }
+            let Some(stored) = self.last_digest.get(&partition) else { continue };
+            let Some(offset) = stored_next.checked_sub(1) else { continue };
+            let record = match log.record_at(Position { partition, offset }) {
+                // Damaged, not rewritten: what was applied from it is in
+                // the view; later readers meet the damage themselves.
+                Err(LogError::Damaged { .. }) => continue,
+                other => other?,
+            };
+            if let Some(record) = record
+                && record.digest() != *stored
+            {
+                return Err(CheckpointError::LogRewritten {
+                    group: group(),
+                    partition,
+                    offset,
+                    stored: stored.clone(),
+                    found: record.digest(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    fn check_checkpoint_against_log(&self, _: &dyn Log, _: &[u64]) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    /// A poll reads each partition from the group's committed offset to the
+    /// end; when that offset is ahead of the checkpoint's next offset, the
+    /// records in between would silently never be applied: stop instead.
+    #[cfg(feature = "sqlite")]
+    fn check_delivered_from_the_checkpoint(
+        &self,
+        log: &dyn Log,
+        ends: &[u64],
+        records: &[LogRecord],
+    ) -> Result<(), RunError> {
+        for (partition, &end) in ends.iter().enumerate() {
+            let partition = partition as u32;
+            let next = self.next_offset.get(&partition).copied().unwrap_or(0);
+            let first = records.iter().find(|r| r.partition == partition).map_or(end, |r| r.offset);
+            if first > next {
+                return Err(crate::durable::CheckpointError::OffsetsAhead {
+                    group: crate::text::quoted(&self.group_id),
+                    partition,
+                    stored_next: next,
+                    delivered_from: first,
+                    advice: log.reset_offsets_advice(&self.group_id),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    fn check_delivered_from_the_checkpoint(&self, _: &dyn Log, _: &[u64], _: &[LogRecord]) -> Result<(), RunError> {
+        Ok(())
     }
 }
 
-impl<D: Domain> GroupRunner<D> for Runner<D> {
+impl<D: Domain, C: Checkpoint> GroupRunner<D> for Runner<D, C> {
     fn group_id(&self) -> &str {
         &self.group_id
     }
 
     fn phase(&mut self, log: &dyn Log, options: PhaseOptions) -> Result<PhaseReport<D::Rejection>, RunError> {
+        if self.unrebuildable {
+            return Err(RunError::NotRebuildable(crate::text::quoted(&self.group_id)));
+        }
         self.phases_run += 1;
+        self.open(log)?;
+        if C::DURABLE {
+            self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
+        }
         let mut consumer = (self.steps.consumer)(self, log, options.reuse_consumer)?;
         // On a poll error the consumer is dropped here, uncommitted.
         let records = consumer.poll()?;
         let mut report =
             PhaseReport { delivered: records.iter().map(LogRecord::position).collect(), ..PhaseReport::default() };
         for step in self.steps.order {
+            // Dying before the commit leaves a durable checkpoint ahead of
+            // the log's offsets: the next poll redelivers, and the stored
+            // offsets mark it as duplicates.
             if options.crash == Some(step.crash_point()) {
                 drop(consumer);
                 return Ok(report);
             }
             match step {
-                Step::Apply => (self.steps.apply)(self, &records, &mut report),
-                Step::Commit => consumer.commit()?,
+                Step::Apply => self.apply_and_store(log, &records, &mut report)?,
+                Step::Commit => {
+                    consumer.commit()?;
+                    if C::DURABLE {
+                        crate::crash::point("after-log-commit");
+                    }
+                }
             }
         }
         report.committed = true;

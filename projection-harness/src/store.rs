@@ -76,21 +76,7 @@ pub struct Stored {
     pub rejected: u64,
 }
 
-/// What one applied batch changes for one projection.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Batch {
-    /// Changed entries: `Some(state)` (JSON text) to write, `None` to delete.
-    pub entries: Vec<(String, Option<String>)>,
-    /// The next offsets after the batch, for the partitions it touched.
-    pub next_offsets: BTreeMap<u32, u64>,
-    /// The digest of the last record of the batch in each partition it
-    /// touched (the record before its next offset).
-    pub last_digests: BTreeMap<u32, String>,
-    pub applied: u64,
-    pub duplicates: u64,
-    /// Rejected records: partition, offset, reason.
-    pub rejected: Vec<(u32, u64, String)>,
-}
+pub use crate::runner::Batch;
 
 /// An open view store.
 pub struct ViewStore {

@@ -11,7 +11,7 @@ use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::domain::{
     AnyView, BoxedProjection, Domain, DurableProjection, Model, Produced, Projection, fold, register,
 };
-use event_sourced_cart::durable::DurableRunner;
+use event_sourced_cart::durable::{CheckpointError, DurableRunner};
 use event_sourced_cart::log::{Log, MerkqlLog};
 use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
 use event_sourced_cart::store::StoreError;
@@ -47,7 +47,7 @@ fn one_phase(log: &MerkqlLog, store: &std::path::Path) {
 
 fn runner(store: &std::path::Path) -> DurableRunner<Cart> {
     let projection = Cart.projections().into_iter().next().expect("cart-state");
-    DurableRunner::new(Cart, projection, "cart-state", store.to_path_buf())
+    DurableRunner::durable(Cart, projection, "cart-state", store.to_path_buf())
 }
 
 #[test]
@@ -94,7 +94,13 @@ fn a_store_behind_the_groups_merkql_offsets_is_refused() {
     drop(connection);
     log.append(Some("cart-0"), r#"{"type":"Checkout","cart_id":"cart-0"}"#).expect("append");
     let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::OffsetsAhead { partition: 0, stored_next: 3, delivered_from: 5, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            RunError::Checkpoint(CheckpointError::OffsetsAhead { partition: 0, stored_next: 3, delivered_from: 5, .. })
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("records 3..5 would never be applied"), "{error}");
 }
 
@@ -180,7 +186,13 @@ fn a_log_that_went_backwards_is_refused() {
     drop((first, log));
     let (_other_dir, shorter) = log_with(1, 2);
     let error = runner(&store).phase(&shorter, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::LogWentBackwards { partition: 0, log_end: 2, stored_next: 5, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            RunError::Checkpoint(CheckpointError::LogWentBackwards { partition: 0, log_end: 2, stored_next: 5, .. })
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -191,15 +203,21 @@ fn a_store_of_another_log_or_a_newer_version_is_refused() {
 
     let (_three_dir, three) = log_with(3, 1);
     let error = runner(&store).phase(&three, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::Store(StoreError::OtherLog { partitions: 3, .. })), "{error}");
+    assert!(
+        matches!(error, RunError::Checkpoint(CheckpointError::Store(StoreError::OtherLog { partitions: 3, .. }))),
+        "{error}"
+    );
 
     let connection = rusqlite::Connection::open(&store).expect("open the store");
     connection.execute("UPDATE projections SET state_version = 99", []).expect("newer state");
     let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::Store(StoreError::NewerState { found: 99, .. })), "{error}");
+    assert!(
+        matches!(error, RunError::Checkpoint(CheckpointError::Store(StoreError::NewerState { found: 99, .. }))),
+        "{error}"
+    );
     connection.execute("UPDATE store_meta SET value = '3' WHERE key = 'schema_version'", []).expect("newer schema");
     let error = runner(&store).phase(&log, PhaseOptions::default()).unwrap_err();
-    assert!(matches!(error, RunError::Store(StoreError::NewerSchema { .. })), "{error}");
+    assert!(matches!(error, RunError::Checkpoint(CheckpointError::Store(StoreError::NewerSchema { .. }))), "{error}");
     assert_eq!(TOPIC, log.topic());
 }
 
@@ -282,7 +300,7 @@ fn a_panic_in_apply_stores_nothing_of_the_batch_and_the_next_phase_resumes_from_
     let store = dir.path().join("views.sqlite");
     let domain = PanickyCart { armed: Arc::new(AtomicBool::new(true)) };
     let projection = domain.projections().into_iter().next().unwrap();
-    let mut durable = DurableRunner::new(domain, projection, "cart-state", store.clone());
+    let mut durable = DurableRunner::durable(domain, projection, "cart-state", store.clone());
     let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
     assert!(matches!(&error, RunError::ProjectionPanicked { partition: 0, offset: 3, .. }), "{error}");
     assert!(error.to_string().contains("boom in apply"), "{error}");
@@ -304,7 +322,7 @@ fn a_panic_in_a_projection_its_domain_cannot_rebuild_stops_every_later_phase() {
     log.append(Some("cart-0"), BOOM).unwrap();
     let armed = Arc::new(AtomicBool::new(true));
     let projection = register(PanicsOnce { name: "not-registered", armed, state: CartState::new() });
-    let mut durable = DurableRunner::new(Cart, projection, "other", dir.path().join("views.sqlite"));
+    let mut durable = DurableRunner::durable(Cart, projection, "other", dir.path().join("views.sqlite"));
     let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
     assert!(matches!(error, RunError::ProjectionPanicked { .. }), "{error}");
     let error = durable.phase(&log, PhaseOptions::default()).unwrap_err();
@@ -346,7 +364,7 @@ fn every_cart_projection_stores_its_carts_under_the_one_format_version() {
     let store = dir.path().join("views.sqlite");
     for projection in Cart.projections() {
         let group = projection.group_id().to_string();
-        let mut runner = DurableRunner::new(Cart, projection, &group, store.clone());
+        let mut runner = DurableRunner::durable(Cart, projection, &group, store.clone());
         runner.phase(&log, PhaseOptions::default()).expect("phase");
         runner.release_consumer().expect("release");
     }

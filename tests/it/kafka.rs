@@ -340,7 +340,7 @@ proptest! {
             .into_iter()
             .map(|projection| {
                 let group = projection.group_id().to_string();
-                DurableRunner::new(Cart, projection, &group, store.clone())
+                DurableRunner::durable(Cart, projection, &group, store.clone())
             })
             .collect();
         let records = event_sourced_cart::cart::generate::to_records(&history);

@@ -371,6 +371,14 @@ impl Log for KafkaLog {
         }
     }
 
+    fn reset_offsets_advice(&self, group_id: &str) -> String {
+        format!(
+            "reset the group's offsets to the earliest record (kafka-consumer-groups.sh --group {} --topic {} --reset-offsets --to-earliest --execute) to poll from the earliest record",
+            crate::text::quoted_if_needed(group_id),
+            crate::text::quoted_if_needed(&self.topic)
+        )
+    }
+
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
         let ends = self.end_offsets()?;
         if ends.get(position.partition as usize).is_none_or(|end| position.offset >= *end) {

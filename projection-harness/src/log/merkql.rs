@@ -263,6 +263,13 @@ impl Log for MerkqlLog {
         }))
     }
 
+    fn reset_offsets_advice(&self, group_id: &str) -> String {
+        format!(
+            "delete the group's offsets.bin under the log's .merkql/groups/{}/ directory to poll from the earliest record",
+            crate::text::quoted_if_needed(group_id)
+        )
+    }
+
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
         let Some(partition) = self.broker.topic(&self.topic).and_then(|t| t.partition(position.partition)) else {
             return Ok(None);

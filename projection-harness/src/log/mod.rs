@@ -75,6 +75,13 @@ pub trait Log {
     /// that was rewritten under its checkpoint.
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError>;
 
+    /// What to do to make `group_id` poll from the earliest record again
+    /// (its committed offsets forgotten), in this log's terms: the advice
+    /// a runner gives when the group's offsets are ahead of its checkpoint.
+    fn reset_offsets_advice(&self, group_id: &str) -> String {
+        format!("reset the offsets of group {} to the earliest record", crate::text::quoted(group_id))
+    }
+
     /// Applies `fault` ([`Fault`]) and says in one line what it did. Every
     /// consumer must have been released first. A log that cannot have
     /// faults injected says so.
@@ -111,6 +118,9 @@ impl<L: Log> Log for PerRecord<L> {
     }
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError> {
         self.0.record_at(position)
+    }
+    fn reset_offsets_advice(&self, group_id: &str) -> String {
+        self.0.reset_offsets_advice(group_id)
     }
     fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
         self.0.inject(fault)

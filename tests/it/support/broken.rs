@@ -19,7 +19,7 @@ use event_sourced_cart::domain::{
 };
 use event_sourced_cart::log::{GroupConsumer, Log, LogError};
 use event_sourced_cart::record::LogRecord;
-use event_sourced_cart::runner::{GroupRunner, PhaseReport, Runner, Step, Steps};
+use event_sourced_cart::runner::{Checkpoint, PhaseReport, RunError, Runner, Step, Steps};
 use event_sourced_cart::verify::{Production, WithSteps};
 use std::collections::HashMap;
 
@@ -39,8 +39,9 @@ pub enum RunnerBug {
 }
 
 impl RunnerBug {
-    /// The production steps with the one this bug changes.
-    pub fn steps<D: Domain>(self) -> Steps<D> {
+    /// The production steps with the one this bug changes, for a runner
+    /// with checkpoint `C` (in memory or durable).
+    pub fn steps<D: Domain, C: Checkpoint>(self) -> Steps<D, C> {
         let production = Steps::production();
         match self {
             RunnerBug::CommitsBeforeApplying => Steps { order: [Step::Commit, Step::Apply], ..production },
@@ -51,34 +52,35 @@ impl RunnerBug {
     }
 }
 
-fn apply_all_but_last_of_each_partition<D: Domain>(
-    runner: &mut Runner<D>,
+fn apply_all_but_last_of_each_partition<D: Domain, C: Checkpoint>(
+    runner: &mut Runner<D, C>,
     records: &[LogRecord],
     report: &mut PhaseReport<D::Rejection>,
-) {
+) -> Result<(), RunError> {
     let last_of_block = |i: usize| records.get(i + 1).is_none_or(|next| next.partition != records[i].partition);
     let kept: Vec<LogRecord> =
         records.iter().enumerate().filter(|(i, _)| !last_of_block(*i)).map(|(_, r)| r.clone()).collect();
-    runner.apply_batch(&kept, report);
+    runner.apply_batch(&kept, report)
 }
 
-fn apply_every_record<D: Domain>(
-    runner: &mut Runner<D>,
+fn apply_every_record<D: Domain, C: Checkpoint>(
+    runner: &mut Runner<D, C>,
     records: &[LogRecord],
     report: &mut PhaseReport<D::Rejection>,
-) {
+) -> Result<(), RunError> {
     for record in records {
         runner.apply_record(record, report);
     }
+    Ok(())
 }
 
-fn consumer_of_a_new_group<D: Domain>(
-    runner: &mut Runner<D>,
+fn consumer_of_a_new_group<D: Domain, C: Checkpoint>(
+    runner: &mut Runner<D, C>,
     log: &dyn Log,
     _reuse: bool,
 ) -> Result<Box<dyn GroupConsumer>, LogError> {
     runner.close_consumer()?;
-    log.consumer(&format!("{}-{}", runner.group_id(), runner.phases_run()))
+    log.consumer(&format!("{}-{}", runner.group(), runner.phases_run()))
 }
 
 /// A planted runner bug on the cart domain.
@@ -400,13 +402,13 @@ fn decode_accepting_missing_keys(
     decode_rekeyed(domain, record, record.key.is_none())
 }
 
-fn apply_skipping_non_json(
-    runner: &mut Runner<PlantedCart>,
+fn apply_skipping_non_json<C: Checkpoint>(
+    runner: &mut Runner<PlantedCart, C>,
     records: &[LogRecord],
     report: &mut PhaseReport<DecodeError>,
-) {
+) -> Result<(), RunError> {
     let objects: Vec<LogRecord> = records.iter().filter(|r| r.value.trim_start().starts_with('{')).cloned().collect();
-    runner.apply_batch(&objects, report);
+    runner.apply_batch(&objects, report)
 }
 
 /// A planted decoding bug: in the domain's decoder, or for the key rule
