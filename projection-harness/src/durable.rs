@@ -142,3 +142,28 @@ impl<D: Domain> crate::verify::System for Durable<D> {
         DurableRunner::durable(self.domain.clone(), projection, group_id, self.store.clone())
     }
 }
+
+/// The durable runner with other [`Steps`]: how a test plants a bug in the
+/// durable configuration without re-implementing the runner.
+pub struct DurableWithSteps<D: Domain> {
+    pub domain: D,
+    pub store: PathBuf,
+    pub steps: Steps<D, StoreCheckpoint>,
+}
+
+impl<D: Domain> crate::verify::System for DurableWithSteps<D> {
+    type Domain = D;
+    type Runner = DurableRunner<D>;
+    fn domain(&self) -> &D {
+        &self.domain
+    }
+    fn runner(&self, projection: BoxedProjection<D::Event>, group_id: &str) -> DurableRunner<D> {
+        Runner::with_checkpoint(
+            self.domain.clone(),
+            projection,
+            group_id,
+            self.steps,
+            StoreCheckpoint::new(self.store.clone()),
+        )
+    }
+}

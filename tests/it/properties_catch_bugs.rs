@@ -15,6 +15,7 @@ use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::DomainEvent;
 use event_sourced_cart::cart::generate::{NEAR_CENT_PRICES, NoiseKind, case, case_with, case_with_noise};
 use event_sourced_cart::domain::{Domain, HistoryRecord};
+use event_sourced_cart::durable::DurableWithSteps;
 use event_sourced_cart::verify::check::{
     self, Check, check_late_group, check_model_agreement, check_only_new_events, check_partition_order_independence,
     check_per_key_ordering, check_redelivery, check_split_equivalence,
@@ -61,10 +62,18 @@ fn counterexample_in<S: System>(
     check: Check<S::Domain>,
     cases: impl Strategy<Value = Case>,
 ) -> (Violation, Vec<HistoryRecord>, Schedule) {
+    search(|case| evaluate(system, check, case), cases)
+}
+
+/// [`counterexample_in`] for any way of running a case.
+fn search(
+    run: impl Fn(&Case) -> Result<(), Violation>,
+    cases: impl Strategy<Value = Case>,
+) -> (Violation, Vec<HistoryRecord>, Schedule) {
     let last_failure = std::cell::RefCell::new(None);
     let mut runner = TestRunner::new(search_config());
     let result = runner.run(&cases, |case| {
-        evaluate(system, check, &case).map_err(|violation| {
+        run(&case).map_err(|violation| {
             let message = violation.to_string();
             *last_failure.borrow_mut() = Some(violation);
             TestCaseError::fail(message)
@@ -93,6 +102,47 @@ fn counterexample_in<S: System>(
 
 fn counterexample<S: System>(system: &S, check: Check<S::Domain>) -> (Violation, Vec<HistoryRecord>, Schedule) {
     counterexample_in(system, check, case_with(SEARCH_EVENTS))
+}
+
+/// A counterexample of `check` for the durable runner with `bug` planted,
+/// each case on a fresh log and a fresh view store.
+fn durable_counterexample(bug: RunnerBug, check: Check<Cart>) -> (Violation, Vec<HistoryRecord>, Schedule) {
+    let run = |case: &Case| {
+        let dir = event_sourced_cart::settings::scratch_dir().expect("a scratch directory");
+        let system = DurableWithSteps { domain: Cart, store: dir.path().join("views.sqlite"), steps: bug.steps() };
+        evaluate(&system, check, case)
+    };
+    search(run, case_with(SEARCH_EVENTS))
+}
+
+/// Every property at once: the first violation, if any.
+fn any_property(execution: &event_sourced_cart::verify::Execution<Cart>) -> Result<(), Violation> {
+    check::check_all(execution).into_iter().next().map_or(Ok(()), Err)
+}
+
+/// The planted runner bugs on the durable runner (the one `project`
+/// ships): each is caught by one of the properties, shrunk to one record.
+#[test]
+fn every_planted_runner_bug_is_caught_on_the_durable_runner_too() {
+    let caught = |bug: RunnerBug| {
+        let (violation, history, _) = durable_counterexample(bug, any_property);
+        assert_eq!(history.len(), 1, "{bug:?}: {violation}");
+        violation
+    };
+    let anomaly = |violation: &Violation| match violation {
+        Violation::Anomaly(anomaly) => Some(anomaly.kind),
+        _ => None,
+    };
+    // It commits before applying, so the next poll starts past what the
+    // store applied: the durable runner stops rather than skip them.
+    let v = caught(RunnerBug::CommitsBeforeApplying);
+    assert_eq!(anomaly(&v), Some(Kind::SkippedApply), "{v}");
+    let v = caught(RunnerBug::DropsLastRecord);
+    assert_eq!(anomaly(&v), Some(Kind::SkippedApply), "{v}");
+    let v = caught(RunnerBug::NoDuplicateTracking);
+    assert_eq!(anomaly(&v), Some(Kind::DuplicateApply), "{v}");
+    let v = caught(RunnerBug::ForgetsCommits);
+    assert!(matches!(v, Violation::NotOnlyNew { .. }), "{v}");
 }
 
 #[test]
