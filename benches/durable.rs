@@ -7,7 +7,8 @@
 //!   of 1000 records) or into memory.
 //! - `durable/catch_up_5/N` and `memory/catch_up_5/N`: each iteration
 //!   appends 5 events (untimed), then every projection catches up with a
-//!   new consumer: poll, apply, (store commit,) merkql commit.
+//!   new consumer: poll, apply, (one store transaction for all three,)
+//!   merkql commits.
 //! - `restart/broker_open/N`, `restart/store_load/N`,
 //!   `restart/catch_up_5/N`: a restart in its three parts: each iteration
 //!   appends 5 events and drops everything (untimed), then times opening
@@ -23,22 +24,32 @@ use common::{Fixture, label, lean, sizes};
 use criterion::{Criterion, criterion_group, criterion_main};
 use event_sourced_cart::cart::{Cart, TOPIC};
 use event_sourced_cart::domain::Domain;
-use event_sourced_cart::durable::DurableRunner;
+use event_sourced_cart::durable::{DurableRunner, StoreCheckpoint};
 use event_sourced_cart::log::{Log, MerkqlLog};
-use event_sourced_cart::runner::{GroupRunner, PhaseOptions, Runner};
+use event_sourced_cart::projector;
+use event_sourced_cart::runner::{GroupRunner, PhaseOptions, Runner, Steps};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const NEW_EVENTS: usize = 5;
 
+/// Every projection's durable runner, sharing one store connection as
+/// the projector's do.
 fn durable(store: &Path, tag: &str) -> Vec<DurableRunner<Cart>> {
+    let checkpoint = StoreCheckpoint::new(store.to_path_buf());
     Cart.projections()
         .into_iter()
         .map(|p| {
             let group = format!("{}-{tag}", p.group_id());
-            DurableRunner::durable(Cart, p, &group, store.to_path_buf()).with_batch_records(1000)
+            Runner::with_checkpoint(Cart, p, &group, Steps::production(), checkpoint.shared()).with_batch_records(1000)
         })
         .collect()
+}
+
+/// One catch-up of every durable runner, as the projector makes it: one
+/// store transaction per round for all of them.
+fn catch_up_durable(log: &dyn Log, runners: &mut [DurableRunner<Cart>]) -> usize {
+    projector::catch_up(log, runners).expect("a catch-up").iter().map(|p| p.applied).sum()
 }
 
 fn memory(tag: &str) -> Vec<Runner<Cart>> {
@@ -80,7 +91,7 @@ fn bench(c: &mut Criterion) {
                     let store = store_dir.path().join(format!("full-{fresh}.sqlite"));
                     let mut runners = durable(&store, &format!("full-{fresh}"));
                     let start = Instant::now();
-                    catch_up(fixture.log(), &mut runners);
+                    catch_up_durable(fixture.log(), &mut runners);
                     total += start.elapsed();
                     drop(runners);
                     let _ = std::fs::remove_file(&store);
@@ -110,7 +121,7 @@ fn bench(c: &mut Criterion) {
         let store = store_dir.path().join("tail.sqlite");
         let mut durable_runners = durable(&store, "tail");
         let mut memory_runners = memory("memory-tail");
-        catch_up(fixture.log(), &mut durable_runners);
+        catch_up_durable(fixture.log(), &mut durable_runners);
         catch_up(fixture.log(), &mut memory_runners);
         for (name, use_durable) in [("durable/catch_up_5", true), ("memory/catch_up_5", false)] {
             let mut group = c.benchmark_group(name);
@@ -123,7 +134,7 @@ fn bench(c: &mut Criterion) {
                         // Both sets stay at the tail; only one is timed.
                         let start = Instant::now();
                         let applied = if use_durable {
-                            catch_up(fixture.log(), &mut durable_runners)
+                            catch_up_durable(fixture.log(), &mut durable_runners)
                         } else {
                             catch_up(fixture.log(), &mut memory_runners)
                         };
@@ -131,7 +142,7 @@ fn bench(c: &mut Criterion) {
                         if use_durable {
                             catch_up(fixture.log(), &mut memory_runners);
                         } else {
-                            catch_up(fixture.log(), &mut durable_runners);
+                            catch_up_durable(fixture.log(), &mut durable_runners);
                         }
                         assert!(applied >= NEW_EVENTS, "{applied}");
                     }
@@ -163,7 +174,7 @@ fn bench(c: &mut Criterion) {
                         }
                         let loaded = start.elapsed();
                         let start = Instant::now();
-                        catch_up(&log, &mut runners);
+                        catch_up_durable(&log, &mut runners);
                         let caught_up = start.elapsed();
                         total += [opened, loaded, caught_up][part];
                         fixture.log = Some(log);

@@ -26,6 +26,7 @@ use crate::log::Log;
 use crate::runner::{Batch, Checkpoint, Resume, RunError, Runner, Steps};
 use crate::store::{StoreError, ViewStore};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// The one runner with its checkpoint in the view store.
 pub type DurableRunner<D> = Runner<D, StoreCheckpoint>;
@@ -69,17 +70,46 @@ impl From<StoreError> for RunError {
     }
 }
 
-/// A checkpoint in the view store at a path (opened on first use).
+/// A checkpoint in the view store at a path (opened on first use). Clones
+/// share one connection ([`StoreCheckpoint::shared`]), so that runners of
+/// one process can store a catch-up of every projection in one transaction
+/// ([`crate::projector::catch_up`]).
+#[derive(Clone)]
 pub struct StoreCheckpoint {
     path: PathBuf,
-    store: Option<ViewStore>,
+    store: Arc<Mutex<Option<ViewStore>>>,
 }
 
 impl StoreCheckpoint {
-    /// The checkpoint in the store at `path` (created on first use).
+    /// The checkpoint in the store at `path` (created on first use), with
+    /// a connection of its own.
     pub fn new(path: PathBuf) -> StoreCheckpoint {
-        StoreCheckpoint { path, store: None }
+        StoreCheckpoint { path, store: Arc::new(Mutex::new(None)) }
     }
+
+    /// Another handle on this checkpoint's store and connection.
+    pub fn shared(&self) -> StoreCheckpoint {
+        self.clone()
+    }
+
+    /// Whether `other` writes through the same connection.
+    pub fn same_store(&self, other: &StoreCheckpoint) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    /// Writes the batches of several projections in one transaction.
+    pub fn save_all(&mut self, batches: &[(String, Batch)]) -> Result<(), RunError> {
+        if let Some(store) = lock(&self.store).as_mut() {
+            store.commit_all(batches)?;
+        }
+        Ok(())
+    }
+}
+
+/// The connection, whatever a panicking holder left behind (the store's
+/// own transactions keep its data whole).
+fn lock(store: &Mutex<Option<ViewStore>>) -> std::sync::MutexGuard<'_, Option<ViewStore>> {
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Checkpoint for StoreCheckpoint {
@@ -91,7 +121,11 @@ impl Checkpoint for StoreCheckpoint {
         log: &dyn Log,
         projection: &mut BoxedProjection<E>,
     ) -> Result<Resume, RunError> {
-        let mut store = ViewStore::open(&self.path, log.topic(), log.partitions())?;
+        let mut guard = lock(&self.store);
+        let store = match guard.as_mut() {
+            Some(store) => store,
+            None => guard.insert(ViewStore::open(&self.path, log.topic(), log.partitions())?),
+        };
         let stored = store.load(group_id, projection.state_version())?;
         for (key, state) in &stored.entries {
             projection.load_entry(key, state).map_err(|message| StoreError::BadState {
@@ -100,19 +134,18 @@ impl Checkpoint for StoreCheckpoint {
                 message: format!("the entry of key {}: {message}", crate::text::quoted(key)),
             })?;
         }
-        self.store = Some(store);
         Ok(Resume { next_offsets: stored.next_offsets, last_digests: stored.last_digests })
     }
 
     fn save(&mut self, group_id: &str, batch: &Batch) -> Result<(), RunError> {
-        if let Some(store) = self.store.as_mut() {
+        if let Some(store) = lock(&self.store).as_mut() {
             store.commit(group_id, batch)?;
         }
         Ok(())
     }
 
     fn forget(&mut self) {
-        self.store = None;
+        *lock(&self.store) = None;
     }
 }
 

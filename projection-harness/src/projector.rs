@@ -11,9 +11,10 @@
 //! waits for the next interval.
 
 use crate::domain::{AnyView, Domain};
-use crate::durable::DurableRunner;
+use crate::durable::{DurableRunner, StoreCheckpoint};
 use crate::log::{Log, LogError, MerkqlLog};
-use crate::runner::{GroupRunner, PhaseOptions, RunError};
+use crate::runner::RunError;
+use crate::runner::{Batch, Checkpoint, Runner, Steps};
 use crate::store::ViewStore;
 use crate::verify::replay_file::ReplayFile;
 use std::path::{Path, PathBuf};
@@ -112,33 +113,87 @@ pub struct Progress {
 }
 
 /// The durable runners of every projection of `domain`, each reading with
-/// its projection's own group id, state in the store at `store`.
+/// its projection's own group id, all sharing one connection to the store
+/// at `store`.
 pub fn runners<D: Domain>(domain: &D, store: &Path, batch_records: usize) -> Vec<DurableRunner<D>> {
+    let checkpoint = StoreCheckpoint::new(store.to_path_buf());
     domain
         .projections()
         .into_iter()
         .map(|projection| {
             let group = projection.group_id().to_string();
-            DurableRunner::durable(domain.clone(), projection, &group, store.to_path_buf())
+            Runner::with_checkpoint(domain.clone(), projection, &group, Steps::production(), checkpoint.shared())
                 .with_batch_records(batch_records)
         })
         .collect()
 }
 
-/// One catch-up of every runner: poll what is new, apply, store, commit.
+/// One catch-up of every runner: each polls what is new; then, in rounds
+/// of at most the batch size per runner, each applies and every runner's
+/// batch is stored in one store transaction; only then does each group
+/// commit on the log. The store is never behind the log, and a catch-up
+/// of several projections costs one sync to disk per round instead of one
+/// per projection. On any failure every runner drops its uncommitted poll
+/// and reloads its state from the store in its next catch-up.
 pub fn catch_up<D: Domain>(log: &dyn Log, runners: &mut [DurableRunner<D>]) -> Result<Vec<Progress>, RunError> {
+    let caught_up = catch_up_in_rounds(log, runners);
+    if caught_up.is_err() {
+        for runner in runners.iter_mut() {
+            runner.abandon_staged();
+            let _ = runner.close_consumer();
+        }
+    }
+    caught_up
+}
+
+fn catch_up_in_rounds<D: Domain>(log: &dyn Log, runners: &mut [DurableRunner<D>]) -> Result<Vec<Progress>, RunError> {
+    for runner in runners.iter_mut() {
+        runner.stage_poll(log)?;
+    }
+    loop {
+        let mut round = Vec::new();
+        for (index, runner) in runners.iter_mut().enumerate() {
+            if let Some(batch) = runner.stage_apply()? {
+                round.push((index, runner.group().to_string(), batch));
+            }
+        }
+        if round.is_empty() {
+            break;
+        }
+        crate::crash::point("before-store-commit");
+        store_round(runners, round)?;
+        crate::crash::point("after-store-commit");
+    }
     let mut progress = Vec::with_capacity(runners.len());
     for runner in runners.iter_mut() {
-        let report = runner.phase(log, PhaseOptions::default())?;
-        runner.release_consumer()?;
+        let report = runner.stage_commit()?;
+        runner.close_consumer()?;
         progress.push(Progress {
-            group: runner.group_id().to_string(),
+            group: runner.group().to_string(),
             applied: report.applied.len(),
             duplicates: report.duplicates.len(),
             rejected: report.rejected.len(),
         });
     }
     Ok(progress)
+}
+
+/// Stores one round: in one transaction when every runner shares the
+/// first one's connection (as [`runners`] makes them), else each batch
+/// through its own runner's checkpoint.
+fn store_round<D: Domain>(
+    runners: &mut [DurableRunner<D>],
+    round: Vec<(usize, String, Batch)>,
+) -> Result<(), RunError> {
+    let first = runners[0].checkpoint().shared();
+    if runners.iter().all(|runner| runner.checkpoint().same_store(&first)) {
+        let batches: Vec<(String, Batch)> = round.into_iter().map(|(_, group, batch)| (group, batch)).collect();
+        return first.shared().save_all(&batches);
+    }
+    for (index, group, batch) in round {
+        runners[index].checkpoint().shared().save(&group, &batch)?;
+    }
+    Ok(())
 }
 
 /// The views the store at `store` holds for every projection of

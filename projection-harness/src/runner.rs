@@ -328,6 +328,16 @@ pub struct Runner<D: Domain, C: Checkpoint = InMemory> {
     /// Most records per checkpoint transaction (a poll is applied in chunks).
     batch_records: usize,
     rejected: Vec<Rejected<D::Rejection>>,
+    /// A poll staged for a catch-up in rounds ([`Runner::stage_poll`]).
+    staged: Option<Staged<D::Rejection>>,
+}
+
+/// A polled batch, applied chunk by chunk, its consumer not yet committed.
+struct Staged<R> {
+    consumer: Box<dyn GroupConsumer>,
+    records: Vec<LogRecord>,
+    next: usize,
+    report: PhaseReport<R>,
 }
 
 impl<D: Domain> Runner<D> {
@@ -375,6 +385,7 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
             unrebuildable: false,
             batch_records: usize::MAX,
             rejected: Vec::new(),
+            staged: None,
         }
     }
 
@@ -420,6 +431,11 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
     /// The group id this runner reads with.
     pub fn group(&self) -> &str {
         &self.group_id
+    }
+
+    /// Where its checkpoint lives.
+    pub fn checkpoint(&self) -> &C {
+        &self.checkpoint
     }
 
     /// Closes the consumer, if any.
@@ -519,20 +535,97 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
         self.check_delivered_from_the_checkpoint(log, &log.end_offsets()?, records)?;
         for chunk in records.chunks(self.batch_records) {
             self.apply_catching_panics(chunk, report)?;
-            let mut batch = std::mem::take(&mut self.pending);
-            batch.entries = std::mem::take(&mut self.changed)
-                .into_iter()
-                .map(|key| {
-                    let state = self.projection.save_entry(&key);
-                    (key, state)
-                })
-                .collect();
+            let batch = self.take_batch();
             crate::crash::point("before-store-commit");
             self.checkpoint.save(&self.group_id, &batch)?;
             crate::crash::point("after-store-commit");
         }
         report.checkpoint = Some(self.next_offset.clone());
         Ok(())
+    }
+
+    /// What the applied records since the last batch change in the
+    /// checkpoint: counters, offsets, digests and the changed entries.
+    fn take_batch(&mut self) -> Batch {
+        let mut batch = std::mem::take(&mut self.pending);
+        batch.entries = std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|key| {
+                let state = self.projection.save_entry(&key);
+                (key, state)
+            })
+            .collect();
+        batch
+    }
+
+    /// A phase in three steps, for a catch-up of several runners whose
+    /// checkpoints share one store transaction per round
+    /// ([`crate::projector::catch_up`]). First: poll with a new consumer,
+    /// checked against the checkpoint, nothing applied or committed yet.
+    pub fn stage_poll(&mut self, log: &dyn Log) -> Result<(), RunError> {
+        if self.unrebuildable {
+            return Err(RunError::NotRebuildable(crate::text::quoted(&self.group_id)));
+        }
+        self.phases_run += 1;
+        self.open(log)?;
+        if C::DURABLE {
+            self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
+        }
+        let mut consumer = (self.steps.consumer)(self, log, false)?;
+        let records = consumer.poll()?;
+        if C::DURABLE {
+            self.check_delivered_from_the_checkpoint(log, &log.end_offsets()?, &records)?;
+        }
+        let report =
+            PhaseReport { delivered: records.iter().map(LogRecord::position).collect(), ..PhaseReport::default() };
+        self.staged = Some(Staged { consumer, records, next: 0, report });
+        Ok(())
+    }
+
+    /// Second, repeated: applies the next chunk (at most the batch size) of
+    /// the staged poll; the batch the checkpoint must store, or `None` once
+    /// every record is applied.
+    pub fn stage_apply(&mut self) -> Result<Option<Batch>, RunError> {
+        let Some(mut staged) = self.staged.take() else { return Ok(None) };
+        if staged.next >= staged.records.len() {
+            self.staged = Some(staged);
+            return Ok(None);
+        }
+        let end = staged.next.saturating_add(self.batch_records).min(staged.records.len());
+        let records = std::mem::take(&mut staged.records);
+        let applied = self.apply_catching_panics(&records[staged.next..end], &mut staged.report);
+        staged.records = records;
+        staged.next = end;
+        applied?;
+        self.staged = Some(staged);
+        Ok(Some(self.take_batch()))
+    }
+
+    /// Last, once every batch is stored: commits on the log; the phase's report.
+    pub fn stage_commit(&mut self) -> Result<PhaseReport<D::Rejection>, RunError> {
+        let Some(Staged { mut consumer, mut report, .. }) = self.staged.take() else {
+            return Ok(PhaseReport::default());
+        };
+        if C::DURABLE {
+            report.checkpoint = Some(self.next_offset.clone());
+        }
+        consumer.commit()?;
+        if C::DURABLE {
+            crate::crash::point("after-log-commit");
+        }
+        report.committed = true;
+        self.consumer = Some(consumer);
+        Ok(report)
+    }
+
+    /// After a failed round: drops the staged poll uncommitted and, for a
+    /// durable checkpoint, the in-memory state, which may be ahead of what
+    /// was stored; the next phase reloads it.
+    pub fn abandon_staged(&mut self) {
+        self.staged = None;
+        if C::DURABLE {
+            self.forget_in_memory_state();
+        }
     }
 
     /// The apply step, with a panic of the projection caught and turned

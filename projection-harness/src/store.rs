@@ -295,6 +295,21 @@ impl ViewStore {
         write_batch(&tx, projection, batch).map_err(fail("write a batch"))?;
         tx.commit().map_err(fail("commit a batch"))
     }
+
+    /// Writes the batches of several projections in one transaction: one
+    /// sync to disk for a catch-up of every projection.
+    pub fn commit_all(&mut self, batches: &[(String, Batch)]) -> Result<(), StoreError> {
+        let path = self.shown();
+        let fail = |action: &'static str| {
+            let path = path.clone();
+            move |e: rusqlite::Error| StoreError::Sqlite { path, action, message: e.to_string() }
+        };
+        let tx = self.connection.transaction().map_err(fail("begin a transaction"))?;
+        for (projection, batch) in batches {
+            write_batch(&tx, projection, batch).map_err(fail("write a batch"))?;
+        }
+        tx.commit().map_err(fail("commit a batch"))
+    }
 }
 
 /// Brings a store of schema `found` (at most [`SCHEMA_VERSION`]) to the
