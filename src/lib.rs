@@ -8,7 +8,8 @@
 //! re-exported here under the same module names.
 
 pub use projection_harness::{
-    anomaly, crash, domain, durable, log, progress, projector, record, runner, scratch, settings, store, text, verify,
+    anomaly, cli, crash, domain, durable, log, progress, projector, record, runner, scratch, settings, store, text,
+    verify,
 };
 
 pub mod cart;

@@ -1,5 +1,12 @@
-//! The bank's command line: `bank replay FILE [--durable]`.
+//! The bank's command line: the harness's commands (`replay`, `append`,
+//! `project`, `views`, `soak`) on the topic `bank-events`.
+
+use bank_example::{Bank, bank_cases};
+use projection_harness::cli::App;
+use proptest::strategy::Strategy;
 
 fn main() -> std::process::ExitCode {
-    projection_harness::cli::main(bank_example::Bank::from_env(), "Bank accounts, checked by projection-harness")
+    App::new(Bank::from_env(), "Bank accounts, checked by projection-harness")
+        .cases(|max| bank_cases(max).sboxed())
+        .run()
 }

@@ -3,19 +3,16 @@
 //! Its events ([`event`]), exact money ([`money`]), its projections
 //! ([`projection`]: `cart-state`, `revenue`, `units-sold`), the independent
 //! reference model ([`model`]), history generators ([`generate`]), the
-//! seed's canonical scenario ([`scenario`]), its text report
-//! ([`report`]), `replay`'s reports ([`replay_report`]) and the `soak`
-//! command's campaign ([`soak`]).
+//! seed's canonical scenario ([`scenario`]) and its text report
+//! ([`report`]: also how the command line shows the cart's views).
 
 pub mod event;
 pub mod generate;
 pub mod model;
 pub mod money;
 pub mod projection;
-pub mod replay_report;
 pub mod report;
 pub mod scenario;
-pub mod soak;
 
 use crate::domain::{BoxedProjection, Domain, Model, Produced, register};
 use event::{DecodeError, DomainEvent};

@@ -10,10 +10,11 @@
 //! projection (last price kept, removals ignored, ...) makes them disagree.
 //!
 //! Each projection has its part here: `cart-state`, `revenue`,
-//! `units-sold`. Arithmetic follows the README's rules: quantities
-//! saturate at `u64::MAX`; sums are `u128` and cannot overflow for any
-//! history of fewer than 2^37 records, so they are plain (saturating, to
-//! match the system's `Cents` addition if they ever could).
+//! `units-sold`. Arithmetic follows the rules of docs/guide.md, "Cart
+//! semantics": quantities saturate at `u64::MAX`; sums are `u128` and
+//! cannot overflow for any history of fewer than 2^37 records, so they are
+//! plain (saturating, to match the system's `Cents` addition if they ever
+//! could).
 
 use super::money::Cents;
 use super::projection::{Cart, CartState, CartStateView, Line, Revenue, RevenueView, UnitsSold, UnitsSoldView};
@@ -92,7 +93,8 @@ fn fold_one_cart<'a>(events: impl Iterator<Item = &'a ModelEvent>) -> (Vec<(Stri
 }
 
 /// The model's reading of one record: its cart and event, or `None` if the
-/// record must be rejected (the rules of README "Which records are rejected").
+/// record must be rejected (the rules of docs/guide.md, "Which records are
+/// rejected").
 fn read(record: &HistoryRecord) -> Option<(String, ModelEvent)> {
     const MAX_NAME: usize = 1024;
     if nesting_depth(&record.value) > MAX_NESTING {

@@ -53,16 +53,7 @@ pub fn view_text(view: &AnyView) -> String {
     }
 }
 
-/// A projection's title from its group id: `cart-state` is "cart state".
-pub fn title(group_id: &str) -> String {
-    name(group_id).replace('-', " ")
-}
-
-/// `text` with its first letter in upper case: "Cart state".
-pub fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
+pub use crate::cli::replay_report::{capitalized, title};
 
 /// One line per rejected record, or nothing.
 pub fn rejected_text<R: Display>(rejected: &[Rejected<R>]) -> String {

@@ -15,7 +15,8 @@ use crate::support::{proptest_config, scratch_log};
 use event_sourced_cart::cart::Cart;
 use event_sourced_cart::cart::event::{DomainEvent, encode};
 use event_sourced_cart::cart::money::Cents;
-use event_sourced_cart::cart::replay_report::text_report;
+use event_sourced_cart::cart::report::view_text;
+use event_sourced_cart::cli::replay_report::text_report;
 use event_sourced_cart::domain::HistoryRecord;
 use event_sourced_cart::verify::replay::{self, Exit};
 use event_sourced_cart::verify::replay_file::{ReplayFile, write_failure};
@@ -144,7 +145,7 @@ fn report(history: Vec<HistoryRecord>, schedule: &Schedule) -> (String, Exit) {
     let file = ReplayFile { history, lines, schedule: None };
     let (_dir, mut log) = scratch_log(schedule.partitions());
     let verdict = replay::run(&Production(Cart), &file, schedule, &mut log).expect("the log works");
-    (text_report(&file, schedule, &verdict), verdict.exit())
+    (text_report(&file, schedule, &verdict, view_text), verdict.exit())
 }
 
 /// What makes a report line unsafe: a character that could end the line,
@@ -216,7 +217,7 @@ fn violations_are_reported_one_line_each_and_escaped() {
     let position = Position { partition: 0, offset: 0 };
     verdict.violations.push(Violation::AppliedTwice { group: "g".into(), position, count: 2 });
     verdict.violations.push(Violation::AppliedTwice { group: "h\u{1b}[2J".into(), position, count: 3 });
-    let text = text_report(&file, &schedule, &verdict);
+    let text = text_report(&file, &schedule, &verdict, view_text);
     let violations: Vec<&str> = text.lines().filter(|l| l.starts_with("VIOLATION: ")).collect();
     assert_eq!(
         violations,

@@ -3,10 +3,11 @@
 //! megabyte strings, numbers out of every range, duplicated fields) and
 //! keys that are missing or not the event's cart.
 //!
-//! The policy (README, "Poison records"): a poison record is skipped and
-//! reported (counted, with its topic, partition, offset and reason; the
-//! durable runner stores it in the view store's `rejected` table), and the
-//! rest of the stream is projected. Nothing panics.
+//! The policy (docs/guide.md, "Which records are rejected", under "Poison
+//! records"): a poison record is skipped and reported (counted, with its
+//! topic, partition, offset and reason; the durable runner stores it in the
+//! view store's `rejected` table), and the rest of the stream is projected.
+//! Nothing panics.
 
 use crate::support::broken::{DecodeBug, PlantedCart};
 use crate::support::{proptest_config, scratch_log};

@@ -123,6 +123,31 @@ impl KafkaLog {
         KafkaLog::connect(bootstrap, topic, partitions, DEFAULT_TIMEOUT)
     }
 
+    /// The existing topic `topic`, whatever its partition count (which
+    /// must be `partitions` if given): a topic that other producers write,
+    /// projected by `project --kafka`.
+    pub fn open_existing(bootstrap: &str, topic: &str, partitions: Option<u32>) -> Result<KafkaLog, LogError> {
+        let reader: BaseConsumer =
+            client_config(bootstrap).create().map_err(|e| backend_error(bootstrap, "create a reader", e))?;
+        let metadata = reader
+            .fetch_metadata(Some(topic), DEFAULT_TIMEOUT)
+            .map_err(|e| backend_error(bootstrap, "read the topic's metadata", e))?;
+        let found = metadata.topics().first().map_or(0, |t| t.partitions().len()) as u32;
+        if found == 0 {
+            return Err(LogError::Missing { place: crate::text::quoted(bootstrap), topic: crate::text::quoted(topic) });
+        }
+        if let Some(wanted) = partitions
+            && wanted != found
+        {
+            return Err(backend_error(
+                bootstrap,
+                "open the topic",
+                format!("topic {} has {found} partitions, not {wanted}; drop --partitions", crate::text::quoted(topic)),
+            ));
+        }
+        KafkaLog::open(bootstrap, topic, found)
+    }
+
     /// New clients of `topic`, which must have `partitions` partitions,
     /// each operation waiting at most `timeout`.
     fn connect(bootstrap: &str, topic: &str, partitions: u32, timeout: Duration) -> Result<KafkaLog, LogError> {

@@ -1,7 +1,8 @@
 //! The merkql implementation of the log seam: the only module that knows
 //! merkql (with its bulk loader, [`super::bulk`]).
 //!
-//! merkql 0.2 behaviours this adapter guards against (see README):
+//! merkql 0.2 behaviours this adapter guards against (see KNOWN-ANOMALIES.md
+//! and docs/internals.md, "merkql facts"):
 //! - `Consumer::poll` advances positions of partitions read before an error,
 //!   and `commit_sync` commits positions: so after a failed poll the
 //!   consumer is *poisoned* and refuses to commit ([`LogError::CommitAfterFailedPoll`]).
@@ -160,8 +161,26 @@ impl MerkqlLog {
     pub fn open(dir: &Path, topic: &str) -> Result<MerkqlLog, LogError> {
         validate_topic(topic)?;
         let missing = || LogError::Missing { place: crate::text::path(dir), topic: topic.to_string() };
-        if !dir.join(".merkql").join("topics").join(topic).exists() {
-            return Err(missing());
+        let topics = dir.join(".merkql").join("topics");
+        if !topics.join(topic).exists() {
+            // A log of other topics is not a missing one: say whose it is.
+            let mut found: Vec<String> = std::fs::read_dir(&topics)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| entry.path().is_dir())
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(missing());
+            }
+            let found = found.iter().map(|t| crate::text::quoted(t)).collect::<Vec<_>>().join(", ");
+            return Err(LogError::OtherTopic {
+                place: crate::text::path(dir),
+                found,
+                expected: crate::text::quoted(topic),
+            });
         }
         let lock = lock(dir)?;
         let (broker, partitions) = open_existing(dir, topic)?;

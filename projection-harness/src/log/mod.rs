@@ -154,6 +154,10 @@ pub enum LogError {
     #[error("{place} holds no log with topic {topic}; create one first")]
     Missing { place: String, topic: String },
     #[error(
+        "{place} holds a log of topic {found}, not of topic {expected}, which this program reads and writes; pass the directory of a {expected} log, or a new directory"
+    )]
+    OtherTopic { place: String, found: String, expected: String },
+    #[error(
         "{place} is damaged: {detail}. merkql would open it without an error and read or route records wrongly; restore the log directory from a backup"
     )]
     BadLayout { place: String, detail: String },

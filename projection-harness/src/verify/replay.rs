@@ -11,7 +11,8 @@ use crate::log::Log;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// How a replay ends: the README's exit-code table.
+/// How a replay ends: the exit-code table of docs/reference.md, "`replay`:
+/// full versus split replay of any events file".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// 0: full and split replay agree, and every property holds.

@@ -1,6 +1,6 @@
 //! `cart-state`: the current contents of every cart.
 //!
-//! Semantics (the seed's, see README "Semantics"):
+//! Semantics (the seed's, see "Cart semantics" in docs/guide.md):
 //! - `AddItem` creates the cart on its first add. An item already in the cart
 //!   gets its `qty` added and keeps the unit price it was first added at; a
 //!   new item is appended, so lines stay in the order first added.

@@ -1,18 +1,19 @@
-//! The `soak` command's campaign on the cart domain: which cases, which
-//! system, which checks, and the report.
+//! The `soak` command's campaign on a domain: which cases, which system,
+//! which checks, and the report.
 //!
-//! Without faults: the test suite's cart cases (`case_with`) on the
-//! production system, every property ([`check::all`]). With faults: the
+//! Without faults: the domain's generated cases on the production system,
+//! every property ([`check::all`]). With faults: the
 //! same cases with restarts and generated faults on the durable system,
 //! the properties that hold under faults ([`check::under_faults`]); a
 //! failure then replays with `replay --durable`.
 
-use super::Cart;
-use super::generate::case_with;
+use crate::domain::Domain;
+use crate::verify::Case;
 use crate::verify::check;
 use crate::verify::generate::{with_faults, with_restarts};
 use crate::verify::soak::{self, Limit, Outcome, Plan, Shard, Summary};
 use crate::verify::{Durable, Production};
+use proptest::strategy::SBoxedStrategy;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -44,17 +45,27 @@ impl Options {
     }
 }
 
-/// Runs the campaign; `on_outcome` sees each case as it finishes.
-pub fn run(options: &Options, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outcome, &Summary)) -> Summary {
+/// A domain's generated cases of at most the given number of records.
+pub type Cases = fn(usize) -> SBoxedStrategy<Case>;
+
+/// Runs the campaign on `domain` with cases from `cases`; `on_outcome` sees
+/// each case as it finishes.
+pub fn run<D: Domain>(
+    domain: &D,
+    cases: Cases,
+    options: &Options,
+    stop: &AtomicBool,
+    on_outcome: &mut dyn FnMut(&Outcome, &Summary),
+) -> Summary {
     let plan = options.plan();
     if options.faults {
-        let cases = with_faults(with_restarts(case_with(options.max_events)));
-        let system = |dir: &std::path::Path| Durable { domain: Cart, store: dir.join("views.sqlite") };
-        soak::run(&plan, &cases, &system, &check::under_faults::<Cart>(), stop, on_outcome)
+        let cases = with_faults(with_restarts(cases(options.max_events)));
+        let system = |dir: &std::path::Path| Durable { domain: domain.clone(), store: dir.join("views.sqlite") };
+        soak::run(&plan, &cases, &system, &check::under_faults::<D>(), stop, on_outcome)
     } else {
-        let cases = case_with(options.max_events);
-        let system = |_: &std::path::Path| Production(Cart);
-        soak::run(&plan, &cases, &system, &check::all::<Cart>(), stop, on_outcome)
+        let cases = cases(options.max_events);
+        let system = |_: &std::path::Path| Production(domain.clone());
+        soak::run(&plan, &cases, &system, &check::all::<D>(), stop, on_outcome)
     }
 }
 

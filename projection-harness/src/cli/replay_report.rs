@@ -1,12 +1,9 @@
 //! `replay`'s reports: the text report and the `--json` object, from a
-//! finished replay of a cart file. Every piece of input-derived text goes
+//! finished replay of a domain's file. Every piece of input-derived text goes
 //! through [`crate::text`] (names in views, rejected records, violations);
 //! the JSON form is escaped by serde_json and [`crate::text::json_escaped`].
 
-use super::Cart;
-use super::event::DecodeError;
-use super::report::{capitalized, title, view_text};
-use crate::domain::{AnyView, Rejected};
+use crate::domain::{AnyView, Domain, Rejected};
 use crate::text::quoted_if_needed;
 use crate::verify::Schedule;
 use crate::verify::replay::Verdict;
@@ -17,19 +14,22 @@ use std::collections::{BTreeMap, HashMap};
 /// The records the full replay rejected, in the order of the file (a
 /// poll's partition blocks come in an order merkql chooses, so arrival
 /// order would make the report differ from run to run).
-fn rejected_in_file_order<'a>(file: &'a ReplayFile, verdict: &'a Verdict<Cart>) -> Vec<&'a Rejected<DecodeError>> {
+fn rejected_in_file_order<'a, D: Domain>(
+    file: &'a ReplayFile,
+    verdict: &'a Verdict<D>,
+) -> Vec<&'a Rejected<D::Rejection>> {
     let line_of = line_of(file, verdict);
-    let mut rejected: Vec<&Rejected<DecodeError>> =
+    let mut rejected: Vec<&Rejected<D::Rejection>> =
         verdict.execution.full.first().map(|t| t.rejected.iter().collect()).unwrap_or_default();
     rejected.sort_by_key(|r| (line_of(r), r.partition, r.offset));
     rejected
 }
 
 /// The line of the file each rejected record came from.
-fn line_of<'a>(
+fn line_of<'a, D: Domain>(
     file: &'a ReplayFile,
-    verdict: &'a Verdict<Cart>,
-) -> impl Fn(&Rejected<DecodeError>) -> Option<usize> + 'a {
+    verdict: &'a Verdict<D>,
+) -> impl Fn(&Rejected<D::Rejection>) -> Option<usize> + 'a {
     let by_position: HashMap<(u32, u64), usize> = verdict
         .execution
         .produced
@@ -42,7 +42,12 @@ fn line_of<'a>(
 
 /// The text report: the header, rejected records by line, each
 /// projection's full-replay view, then the verdict.
-pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Cart>) -> String {
+pub fn text_report<D: Domain>(
+    file: &ReplayFile,
+    schedule: &Schedule,
+    verdict: &Verdict<D>,
+    view_text: ViewText,
+) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let events = file.history.len();
@@ -100,11 +105,30 @@ pub fn text_report(file: &ReplayFile, schedule: &Schedule, verdict: &Verdict<Car
     out
 }
 
+/// How a domain shows one view in a report: text ending with a newline.
+pub type ViewText = fn(&AnyView) -> String;
+
+/// A view as pretty JSON: how a domain with no report of its own shows it.
+pub fn json_view_text(view: &AnyView) -> String {
+    view.to_json_pretty() + "\n"
+}
+
+/// A projection's title from its group id: `order-state` is "order state".
+pub fn title(group_id: &str) -> String {
+    crate::text::name(group_id).replace('-', " ")
+}
+
+/// `text` with its first letter in upper case: "Order state".
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// `text` with every line indented by two spaces: in the replay report a
 /// line at the left margin is always the harness's own (a header, a
 /// rejected record's `line N:`, `VIOLATION:`), never one that starts with
-/// a name read from the input (a cart named `VIOLATION` would otherwise
-/// print `VIOLATION: 1 items, ...`).
+/// a name read from the input (an entity named `VIOLATION` would
+/// otherwise print `VIOLATION: 1 items, ...`).
 pub fn indented(text: &str) -> String {
     text.lines().map(|line| format!("  {line}\n")).collect()
 }
@@ -115,8 +139,9 @@ fn quoted_if_needed_lines(text: &str) -> String {
     text.lines().map(|line| quoted_if_needed(line).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
-/// The `--json` shape of `replay` (documented in the README): fixed fields,
-/// then one field per projection, named by its group id with `_` for `-`.
+/// The `--json` shape of `replay` (documented in docs/reference.md,
+/// "Output"): fixed fields, then one field per projection, named by its
+/// group id with `_` for `-`.
 #[derive(Serialize)]
 struct ReplayJson<'a> {
     events: usize,
@@ -151,10 +176,10 @@ struct RejectedJson {
 }
 
 /// The `--json` object; an error only if a view does not serialize.
-pub fn json_report(
+pub fn json_report<D: Domain>(
     file: &ReplayFile,
     schedule: &Schedule,
-    verdict: &Verdict<Cart>,
+    verdict: &Verdict<D>,
 ) -> Result<String, serde_json::Error> {
     let events = file.history.len();
     let line_of = line_of(file, verdict);

@@ -1,0 +1,106 @@
+//! What a command prints and how it exits: the one place that writes to
+//! stdout and stderr. Every error passes [`print_error`], which keeps it
+//! one line of safe text whatever it quotes.
+
+use crate::log::LogError;
+use crate::settings::Settings;
+use crate::verify::replay::Exit;
+
+/// Writes the report to stdout, then ends with `verdict`. A closed pipe
+/// (`| head -1`) ends quietly with the verdict, as `cat` does; any other
+/// write failure (a full disk) is an error: exit 3.
+pub fn emit(text: &str, verdict: Exit) -> Exit {
+    crate::scratch::exit_if_interrupted();
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => verdict,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => verdict,
+        Err(e) => {
+            print_error(&format!(
+                "cannot write the report to standard output ({e}); check the disk or the file it goes to"
+            ));
+            Exit::LogFailed
+        }
+    }
+}
+
+/// Writes one line to stdout now (a line a watching process acts on); a
+/// closed pipe or a full disk is the exit it calls for.
+pub fn write_line(line: &str) -> Result<(), Exit> {
+    match emit(&format!("{line}\n"), Exit::Agree) {
+        Exit::Agree => Ok(()),
+        other => Err(other),
+    }
+}
+
+/// Prints `error: <message>` on stderr, through the last gate every error
+/// passes: whatever a message embeds, it stays one line of safe text.
+/// Returns the message as printed.
+pub fn print_error(message: &str) -> String {
+    use std::io::Write;
+    // After a signal, failures are the interruption's doing: the run ends
+    // with 128 + the signal and says nothing more.
+    crate::scratch::exit_if_interrupted();
+    let message = bounded(&crate::text::escaped(message));
+    // A stderr that cannot be written (closed, full) loses the message,
+    // never the exit code.
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    message
+}
+
+/// Longest error message printed, in characters: messages quote input,
+/// and no input makes an error line longer than this.
+const MAX_MESSAGE_CHARS: usize = 2_000;
+
+pub(crate) fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message.to_string(),
+        Some((cut, _)) => format!("{}… (cut at {MAX_MESSAGE_CHARS} characters)", &message[..cut]),
+    }
+}
+
+/// Reports an error on stderr and, for `--json`, as `{"error": ..., "exit": N}`
+/// on stdout too, so that a script reading stdout learns why.
+pub fn fail(json: bool, exit: Exit, message: String) -> Exit {
+    let message = print_error(&message);
+    if !json {
+        return exit;
+    }
+    let object = serde_json::json!({ "error": message, "exit": exit.code() });
+    match emit(&crate::text::json_escaped(&format!("{object:#}\n")), exit) {
+        Exit::LogFailed => Exit::LogFailed,
+        _ => exit,
+    }
+}
+
+/// A scratch directory that cannot be made: the caller's mistake (2) when
+/// `HARNESS_SCRATCH_DIR` chose the place, else the machine's (3).
+pub fn scratch_failure_exit() -> Exit {
+    match Settings::get() {
+        Ok(settings) if settings.scratch_dir.is_some() => Exit::BadInput,
+        _ => Exit::LogFailed,
+    }
+}
+
+/// How a log error ends the process: the caller's mistake (2) or the log's
+/// failure (3).
+pub fn exit_for(error: &LogError) -> Exit {
+    match error {
+        LogError::AlreadyExists { .. }
+        | LogError::InUse { .. }
+        | LogError::Missing { .. }
+        | LogError::OtherTopic { .. }
+        | LogError::BadPartitionCount(_)
+        | LogError::BadTopic(_)
+        | LogError::BadGroupId(_)
+        | LogError::FaultUnsupported(_)
+        | LogError::KafkaNotBuilt => Exit::BadInput,
+        LogError::ConsumersStillOpen(_)
+        | LogError::CommitAfterFailedPoll
+        | LogError::Backend { .. }
+        | LogError::PollFailed { .. }
+        | LogError::Damaged { .. }
+        | LogError::BadLayout { .. } => Exit::LogFailed,
+    }
+}
