@@ -239,6 +239,20 @@ pub struct Model {
 /// A domain: how records decode, which key an event sits under, the
 /// projections, and the independent reference model.
 ///
+/// [`crate::example`] is a whole domain in under 200 lines; this is its
+/// decoding and keying at work:
+///
+/// ```
+/// use projection_harness::domain::Domain;
+/// use projection_harness::example::Counters;
+///
+/// assert_eq!(Counters.topic(), "counter-events");
+/// let event = Counters.decode(r#"{"counter":"c1","add":3}"#).unwrap();
+/// assert_eq!(Counters.key(&event), "c1");
+/// assert!(Counters.decode(r#"{"counter":"c1","add":1.5}"#).is_err());
+/// assert_eq!(Counters.projections().len(), 1);
+/// ```
+///
 /// The harness applies the key rule itself (a record whose key is not its
 /// event's [`Domain::key`] is rejected, see [`decode_record`]), so that no
 /// domain can forget it; the model must apply it too, with its own code.

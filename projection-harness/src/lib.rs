@@ -9,6 +9,34 @@
 //! independent model. A failure is named ([`anomaly`]), shrunk, and saved
 //! as a replay file that reproduces it.
 //!
+//! ## In a test
+//!
+//! Implement [`domain::Domain`] for your events (decode, key, projections,
+//! an independent model), give a proptest strategy of histories, and make
+//! one call ([`properties::Properties`]). Here with the crate's own small
+//! domain, [`example::Counters`]:
+//!
+//! ```
+//! use projection_harness::example::{Counters, counter_cases};
+//! use projection_harness::properties::Properties;
+//!
+//! // Every property, on 16 generated cases of up to 10 records each, on
+//! // real merkql logs in a temporary directory.
+//! Properties::new(Counters).cases(16).run(counter_cases(10));
+//! ```
+//!
+//! A failure panics with the violated property, what differs, and the
+//! command that replays the minimal case from its saved replay file.
+//!
+//! ## Features
+//!
+//! | feature | adds | for |
+//! |---|---|---|
+//! | (none) | merkql, proptest, serde | domains, logs, the runner, schedules, the checker, the properties, replay files |
+//! | `sqlite` | rusqlite (bundled SQLite) | the view store, durable projections' checkpoints, the projector service |
+//! | `cli` | clap, indicatif, signal-hook (and `sqlite`) | a domain's command line in one call ([`cli::App`]) |
+//! | `kafka` | rdkafka (bundled librdkafka) | the Kafka-protocol log backend |
+//!
 //! Three seams keep it usable for any projection, any domain and any log:
 //! - [`domain`]: what the harness needs of a domain ([`domain::Domain`]:
 //!   decoding, keys, the registered [`domain::Projection`]s, the reference
@@ -38,7 +66,7 @@
 //! - [`scratch`]: throwaway log directories, removed even on Ctrl-C;
 //! - [`progress`]: the progress display of long runs on a terminal.
 //!
-//! With the `kafka` feature, [`log::kafka`]: the Kafka-protocol backend.
+//! With the `kafka` feature, `log::kafka`: the Kafka-protocol backend.
 //!
 //! Arrows point one way: `verify` uses `runner`, `log` and `domain`; `log`
 //! knows no domain; nothing here names a domain of its own.

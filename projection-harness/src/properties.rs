@@ -10,6 +10,8 @@
 //! a replay file under `HARNESS_FAILURES_DIR`), and reported with the
 //! command that replays it.
 //!
+//! In a test file (`tests/properties.rs`), with failing seeds kept:
+//!
 //! ```no_run
 //! use projection_harness::example::{Counters, counter_cases};
 //! use projection_harness::properties::Properties;
@@ -20,6 +22,16 @@
 //!         .regressions("proptest-regressions/counters.txt")
 //!         .run(counter_cases(50));
 //! }
+//! ```
+//!
+//! Or to inspect a failure rather than panic ([`Properties::check`]):
+//!
+//! ```
+//! use projection_harness::example::{Counters, counter_cases};
+//! use projection_harness::properties::Properties;
+//!
+//! let checked = Properties::new(Counters).cases(8).in_memory_only().check(counter_cases(5));
+//! assert!(checked.is_ok(), "{}", checked.unwrap_err());
 //! ```
 //!
 //! The case count is `PROPTEST_CASES` (256 if unset), or

@@ -299,6 +299,25 @@ impl<D: Domain, C: Checkpoint> Copy for Steps<D, C> {}
 
 /// The production runner, its checkpoint in memory (`C = InMemory`) or in
 /// the view store (`durable::DurableRunner`).
+///
+/// ```
+/// use projection_harness::domain::register;
+/// use projection_harness::example::{Counters, Totals};
+/// use projection_harness::log::{Log, MerkqlLog};
+/// use projection_harness::runner::{GroupRunner, Runner};
+/// use std::collections::BTreeMap;
+///
+/// let dir = tempfile::tempdir()?;
+/// let log = MerkqlLog::create(dir.path(), "counter-events", 1)?;
+/// log.append(Some("c1"), r#"{"counter":"c1","add":2}"#)?;
+/// let mut runner = Runner::new(Counters, register(Totals::default()));
+/// assert_eq!(runner.catch_up(&log)?.applied.len(), 1);
+/// log.append(Some("c1"), r#"{"counter":"c1","add":5}"#)?;
+/// assert_eq!(runner.catch_up(&log)?.applied.len(), 1, "only the new record");
+/// let view = runner.view();
+/// assert_eq!(view.downcast_ref::<BTreeMap<String, i64>>().unwrap()["c1"], 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Runner<D: Domain, C: Checkpoint = InMemory> {
     domain: D,
     projection: BoxedProjection<D::Event>,

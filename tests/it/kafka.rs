@@ -395,3 +395,61 @@ proptest! {
         }
     }
 }
+
+/// The projector as a service on a broker's topic that other producers
+/// write: `append --kafka` adds the 30 first canonical events to the
+/// domain's topic, a foreign producer (librdkafka with the Java client's
+/// partitioner) the 5 last, and `project --kafka --store` then `views`
+/// give exactly the views of the same 35 events appended and projected on
+/// merkql. On the mock cluster: the domain's topic name is fixed, and a
+/// shared broker may hold one of that name already.
+#[test]
+fn the_projector_runs_on_a_broker_topic_that_other_producers_write() {
+    use event_sourced_cart::cart::event::encode;
+    use event_sourced_cart::cart::scenario::canonical_events;
+    use event_sourced_cart::verify::replay_file::render;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let cluster = MockCluster::new(3).expect("a mock cluster");
+    cluster.create_topic(TOPIC, 3, 1).expect("the domain's topic");
+    let bootstrap = cluster.bootstrap_servers();
+    let dir = tempfile::tempdir().expect("a directory");
+    let records: Vec<_> = canonical_events().iter().map(encode).collect();
+    let schedule = event_sourced_cart::verify::Schedule::new(1, Vec::new(), None).expect("a schedule");
+    let (first, last) = records.split_at(30);
+    let first_file = dir.path().join("first.jsonl");
+    std::fs::write(&first_file, render(first, &schedule)).expect("the first events");
+    let all_file = dir.path().join("all.jsonl");
+    std::fs::write(&all_file, render(&records, &schedule)).expect("all events");
+    let cart = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_event-sourced-cart"))
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let path = |p: &std::path::Path| p.to_str().expect("a UTF-8 path").to_string();
+
+    cart(&["append", "--kafka", &bootstrap, &path(&first_file)]);
+    let foreign: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("partitioner", "murmur2_random")
+        .create()
+        .expect("a producer");
+    for record in last {
+        let key = record.key.as_deref().expect("keyed");
+        foreign.send(BaseRecord::to(TOPIC).key(key).payload(record.value.as_str())).map_err(|(e, _)| e).expect("send");
+    }
+    foreign.flush(std::time::Duration::from_secs(30)).expect("flush");
+    let store = path(&dir.path().join("kafka-views.sqlite"));
+    let projected = cart(&["project", "--kafka", &bootstrap, "--store", &store]);
+    assert!(projected.contains("cart-state: applied 35, duplicates 0, rejected 0"), "{projected}");
+    let again = cart(&["project", "--kafka", &bootstrap, "--store", &store]);
+    assert!(again.contains("cart-state: applied 0, duplicates 0, rejected 0"), "only new events: {again}");
+    let on_kafka = cart(&["views", "--store", &store, "--json"]);
+
+    let merkql = path(&dir.path().join("merkql"));
+    cart(&["append", "--data-dir", &merkql, &path(&all_file)]);
+    cart(&["project", "--data-dir", &merkql]);
+    assert_eq!(on_kafka, cart(&["views", "--data-dir", &merkql, "--json"]));
+}

@@ -47,7 +47,7 @@ pub enum Fault {
     /// Not a log fault: a projection panics in `apply`, once, on the
     /// record after the next `after` records applied in the phase (by any
     /// group, in the order the groups run). The harness's executor arms it
-    /// ([`crate::verify::execute`]); a log refuses it. Which record it hits
+    /// ([`crate::verify::execute()`]); a log refuses it. Which record it hits
     /// follows the order of a poll's partition blocks, which merkql varies
     /// between consumers; what is checked (the view is right or the group
     /// stopped with `apply-panic`) does not depend on it.

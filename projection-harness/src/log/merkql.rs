@@ -12,7 +12,7 @@
 //! - `auto_commit` commits on `Drop`: consumers are always made with it off.
 //! - `poll` returns a record whose payload was damaged as is, and leaves out
 //!   records whose objects are missing or that retention evicted, without
-//!   an error: so every poll is *verified* ([`MerkqlLog::verified_reads`]):
+//!   an error: so every poll is *verified* (`MerkqlLog::verified_reads`):
 //!   each record is hashed again and compared with the content hash its
 //!   offset index entry holds (the leaf merkql's merkle tree is built
 //!   from), and each partition's records must run without a hole from

@@ -15,7 +15,27 @@ use crate::record::{LogRecord, Position};
 use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner, Steps};
 use std::collections::HashMap;
 
-/// The system under test: a domain and how its runners are made.
+/// The system under test: a domain and how its runners are made. The
+/// harness's own are [`Production`] (the runner in memory),
+/// `Durable` (the runner with its checkpoint in the view store, feature
+/// `sqlite`) and [`WithSteps`] (a planted bug); a team checks its own
+/// projector by implementing this and [`GroupRunner`] for it.
+///
+/// ```
+/// use projection_harness::example::Counters;
+/// use projection_harness::log::MerkqlLog;
+/// use projection_harness::verify::check::check_all;
+/// use projection_harness::verify::{Production, Schedule, execute};
+/// use projection_harness::domain::HistoryRecord;
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut log = MerkqlLog::create(dir.path(), "counter-events", 2)?;
+/// let history = vec![HistoryRecord { key: Some("c1".into()), value: r#"{"counter":"c1","add":3}"#.into() }];
+/// let schedule = Schedule::split_at(2, &[1], history.len())?;
+/// let execution = execute(&Production(Counters), &history, &schedule, &mut log)?;
+/// assert!(check_all(&execution).is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait System {
     type Domain: Domain;
     type Runner: GroupRunner<Self::Domain>;
