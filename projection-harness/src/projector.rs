@@ -14,7 +14,7 @@ use crate::domain::{AnyView, Domain};
 use crate::durable::{DurableRunner, StoreCheckpoint};
 use crate::log::{Log, LogError, MerkqlLog};
 use crate::runner::RunError;
-use crate::runner::{Batch, Checkpoint, Runner, Steps};
+use crate::runner::{Batch, Checkpoint, LogDigests, Runner, Steps};
 use crate::store::ViewStore;
 use crate::verify::replay_file::ReplayFile;
 use std::path::{Path, PathBuf};
@@ -147,8 +147,9 @@ pub fn catch_up<D: Domain>(log: &dyn Log, runners: &mut [DurableRunner<D>]) -> R
 }
 
 fn catch_up_in_rounds<D: Domain>(log: &dyn Log, runners: &mut [DurableRunner<D>]) -> Result<Vec<Progress>, RunError> {
+    let mut read = LogDigests::default();
     for runner in runners.iter_mut() {
-        runner.stage_poll(log)?;
+        runner.stage_poll(log, &mut read)?;
     }
     loop {
         let mut round = Vec::new();

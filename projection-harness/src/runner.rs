@@ -209,6 +209,11 @@ pub struct Resume {
     pub last_digests: BTreeMap<u32, String>,
 }
 
+/// The digests of log records a catch-up has read back to check
+/// checkpoints against the log (`None`: no record there, or a damaged one).
+#[derive(Clone, Debug, Default)]
+pub struct LogDigests(BTreeMap<Position, Option<String>>);
+
 /// Where a runner's checkpoint (its projection's state and the offsets it
 /// has applied) lives.
 pub trait Checkpoint {
@@ -581,14 +586,16 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
     /// checkpoints share one store transaction per round
     /// ([`crate::projector::catch_up`]). First: poll with a new consumer,
     /// checked against the checkpoint, nothing applied or committed yet.
-    pub fn stage_poll(&mut self, log: &dyn Log) -> Result<(), RunError> {
+    /// `read` keeps the digests of the log's records already read back in
+    /// this catch-up: runners at the same checkpoint read each record once.
+    pub fn stage_poll(&mut self, log: &dyn Log, read: &mut LogDigests) -> Result<(), RunError> {
         if self.unrebuildable {
             return Err(RunError::NotRebuildable(crate::text::quoted(&self.group_id)));
         }
         self.phases_run += 1;
         self.open(log)?;
         if C::DURABLE {
-            self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
+            self.check_checkpoint_against_log(log, &log.end_offsets()?, read)?;
         }
         let mut consumer = (self.steps.consumer)(self, log, false)?;
         let records = consumer.poll()?;
@@ -696,7 +703,7 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
     /// whose object is missing, cannot be compared, and is not: what was
     /// applied from it is in the view, and later readers meet the damage.
     #[cfg(feature = "sqlite")]
-    fn check_checkpoint_against_log(&self, log: &dyn Log, ends: &[u64]) -> Result<(), RunError> {
+    fn check_checkpoint_against_log(&self, log: &dyn Log, ends: &[u64], read: &mut LogDigests) -> Result<(), RunError> {
         use crate::durable::CheckpointError;
         for (&partition, &stored_next) in &self.next_offset {
             let log_end = ends.get(partition as usize).copied().unwrap_or(0);
@@ -708,21 +715,29 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
             }
             let Some(stored) = self.last_digest.get(&partition) else { continue };
             let Some(offset) = stored_next.checked_sub(1) else { continue };
-            let record = match log.record_at(Position { partition, offset }) {
-                // Damaged, not rewritten: what was applied from it is in
-                // the view; later readers meet the damage themselves.
-                Err(LogError::Damaged { .. }) => continue,
-                other => other?,
+            let position = Position { partition, offset };
+            let found = match read.0.get(&position) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = match log.record_at(position) {
+                        // Damaged, not rewritten: what was applied from it is
+                        // in the view; later readers meet the damage themselves.
+                        Err(LogError::Damaged { .. }) => None,
+                        other => other?.map(|record| record.digest()),
+                    };
+                    read.0.insert(position, found.clone());
+                    found
+                }
             };
-            if let Some(record) = record
-                && record.digest() != *stored
+            if let Some(found) = found
+                && found != *stored
             {
                 return Err(CheckpointError::LogRewritten {
                     group: group(),
                     partition,
                     offset,
                     stored: stored.clone(),
-                    found: record.digest(),
+                    found,
                 }
                 .into());
             }
@@ -731,7 +746,7 @@ impl<D: Domain, C: Checkpoint> Runner<D, C> {
     }
 
     #[cfg(not(feature = "sqlite"))]
-    fn check_checkpoint_against_log(&self, _: &dyn Log, _: &[u64]) -> Result<(), RunError> {
+    fn check_checkpoint_against_log(&self, _: &dyn Log, _: &[u64], _: &mut LogDigests) -> Result<(), RunError> {
         Ok(())
     }
 
@@ -781,7 +796,7 @@ impl<D: Domain, C: Checkpoint> GroupRunner<D> for Runner<D, C> {
         self.phases_run += 1;
         self.open(log)?;
         if C::DURABLE {
-            self.check_checkpoint_against_log(log, &log.end_offsets()?)?;
+            self.check_checkpoint_against_log(log, &log.end_offsets()?, &mut LogDigests::default())?;
         }
         let mut consumer = (self.steps.consumer)(self, log, options.reuse_consumer)?;
         // On a poll error the consumer is dropped here, uncommitted.

@@ -162,7 +162,7 @@ fn crash_at(lookup: &impl Fn(&str) -> Option<OsString>) -> Result<Option<(String
         variable: VARIABLE,
         value: shown(&value),
         problem,
-        fix: "use one of the crash points named in the README, optionally with :N, or unset the variable",
+        fix: "use one of the crash points after-append, before-store-commit, after-store-commit or after-log-commit (crash::POINTS), optionally with :N, or unset the variable",
     };
     let text = value.to_str().ok_or_else(|| fail("it is not UTF-8".into()))?;
     let (name, nth) = match text.split_once(':') {
