@@ -220,6 +220,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[test]
+    fn a_bad_crash_point_is_told_every_crash_point() {
+        let error = settings(&[("HARNESS_CRASH_AT", "no-such-point")]).unwrap_err();
+        for point in crate::crash::POINTS {
+            assert!(error.fix.contains(point), "{point}: {}", error.fix);
+        }
+    }
+
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingError> {
         let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
         Settings::from_lookup(|name| map.get(name).cloned())

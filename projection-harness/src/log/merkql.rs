@@ -67,6 +67,9 @@ pub struct MerkqlLog {
     pub(super) poll_fault: Arc<AtomicBool>,
     /// Records verified in this process, shared by its consumers.
     verified: Verified,
+    /// This opening of the log ([`Log::generation`]): new at every open,
+    /// reopen and injected fault.
+    generation: u64,
     /// Held (locked) for as long as the log is open, reopens included.
     _lock: std::fs::File,
 }
@@ -126,6 +129,7 @@ impl MerkqlLog {
             verified_reads: true,
             poll_fault: Default::default(),
             verified: Verified::default(),
+            generation: super::next_generation(),
             _lock: lock,
         }
     }
@@ -329,7 +333,13 @@ impl Log for MerkqlLog {
     }
 
     fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
+        // Whatever the fault did, records read back before it prove nothing.
+        self.generation = super::next_generation();
         self.inject_fault(fault)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 
     fn reopen(&mut self) -> Result<(), LogError> {
@@ -352,6 +362,7 @@ impl Log for MerkqlLog {
         }
         self.broker = broker;
         self.keyless_sent = Default::default();
+        self.generation = super::next_generation();
         Ok(())
     }
 }

@@ -75,6 +75,15 @@ pub trait Log {
     /// that was rewritten under its checkpoint.
     fn record_at(&self, position: Position) -> Result<Option<LogRecord>, LogError>;
 
+    /// This opening of the log: a number that changes whenever the log may
+    /// have changed under its reader's feet (opened anew, reopened, a
+    /// fault injected), or `None` if the log cannot tell. A durable runner
+    /// reads back the record its checkpoint ends at only once per
+    /// generation: within one, a record read back stays as it was read.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// What to do to make `group_id` poll from the earliest record again
     /// (its committed offsets forgotten), in this log's terms: the advice
     /// a runner gives when the group's offsets are ahead of its checkpoint.
@@ -121,6 +130,9 @@ impl<L: Log> Log for PerRecord<L> {
     }
     fn reset_offsets_advice(&self, group_id: &str) -> String {
         self.0.reset_offsets_advice(group_id)
+    }
+    fn generation(&self) -> Option<u64> {
+        self.0.generation()
     }
     fn inject(&mut self, fault: &Fault) -> Result<String, LogError> {
         self.0.inject(fault)
@@ -234,6 +246,12 @@ pub(crate) fn is_safe_name(name: &str, max_bytes: usize) -> bool {
         && name.len() <= max_bytes
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A new log generation ([`Log::generation`]), unique in the process.
+pub(crate) fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -341,6 +341,9 @@ impl Log for Recording<'_> {
     fn reset_offsets_advice(&self, group_id: &str) -> String {
         self.inner.reset_offsets_advice(group_id)
     }
+    fn generation(&self) -> Option<u64> {
+        self.inner.generation()
+    }
     /// Faults are not operations the checker judges: it keeps following
     /// the groups' commits as they were made, so a group that a fault
     /// makes read from elsewhere shows as a nonmonotonic poll or a poll
