@@ -351,15 +351,15 @@ fn write_batch(tx: &Transaction<'_>, projection: &str, batch: &Batch) -> rusqlit
     for (partition, offset, reason) in &batch.rejected {
         rejected.execute(params![projection, partition, i64::try_from(*offset).unwrap_or(i64::MAX), reason])?;
     }
-    tx.execute(
+    let mut counters = tx.prepare_cached(
         "UPDATE projections SET applied = applied + ?2, duplicates = duplicates + ?3, rejected = rejected + ?4
          WHERE projection = ?1",
-        params![
-            projection,
-            i64::try_from(batch.applied).unwrap_or(i64::MAX),
-            i64::try_from(batch.duplicates).unwrap_or(i64::MAX),
-            i64::try_from(batch.rejected.len()).unwrap_or(i64::MAX)
-        ],
     )?;
+    counters.execute(params![
+        projection,
+        i64::try_from(batch.applied).unwrap_or(i64::MAX),
+        i64::try_from(batch.duplicates).unwrap_or(i64::MAX),
+        i64::try_from(batch.rejected.len()).unwrap_or(i64::MAX)
+    ])?;
     Ok(())
 }
