@@ -86,7 +86,7 @@ impl<D: Domain> App<D> {
         self
     }
 
-    /// What the binary does with no command (the cart's canonical
+    /// What the binary does with no command (a domain's canonical
     /// scenario, say); without one, it prints its help.
     pub fn main_job(mut self, job: MainJob) -> Self {
         self.main_job = Some(job);
