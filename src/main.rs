@@ -24,5 +24,10 @@ fn canonical(log: &mut dyn Log, backend: &str) -> Result<(String, Option<String>
 }
 
 fn main() -> ExitCode {
-    App::new(Cart, ABOUT).view_text(view_text).cases(|max| case_with(max).sboxed()).main_job(canonical).run()
+    App::new(Cart, ABOUT)
+        .version(env!("CARGO_PKG_VERSION"))
+        .view_text(view_text)
+        .cases(|max| case_with(max).sboxed())
+        .main_job(canonical)
+        .run()
 }

@@ -7,6 +7,7 @@ use proptest::strategy::Strategy;
 
 fn main() -> std::process::ExitCode {
     App::new(Bank::from_env(), "Bank accounts, checked by projection-harness")
+        .version(env!("CARGO_PKG_VERSION"))
         .cases(|max| bank_cases(max).sboxed())
         .run()
 }

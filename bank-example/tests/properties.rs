@@ -48,6 +48,8 @@ fn a_planted_bug_is_caught_shrunk_and_replayed_by_the_binary_with_exit_1() {
 fn the_binary_describes_itself_and_refuses_a_bad_file_with_exit_2() {
     let help = Command::new(env!("CARGO_BIN_EXE_bank")).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).starts_with("Bank accounts, checked by projection-harness"));
+    let version = Command::new(env!("CARGO_BIN_EXE_bank")).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), format!("bank {}\n", env!("CARGO_PKG_VERSION")));
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"type\":\"Deposit\"}\n").unwrap();

@@ -212,7 +212,10 @@ pub struct Resume {
 /// The digests of log records a catch-up has read back to check
 /// checkpoints against the log (`None`: no record there, or a damaged one).
 #[derive(Clone, Debug, Default)]
-pub struct LogDigests(BTreeMap<Position, Option<String>>);
+pub struct LogDigests(
+    // Read only by durable checkpoints, which need the `sqlite` feature.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] BTreeMap<Position, Option<String>>,
+);
 
 /// Where a runner's checkpoint (its projection's state and the offsets it
 /// has applied) lives.

@@ -62,6 +62,10 @@ pub type MainJob =
 pub struct App<D: Domain> {
     domain: D,
     about: &'static str,
+    version: &'static str,
+    /// The program's name in `--version` and errors: its file name (read
+    /// once, from the arguments, and kept for the process's life).
+    name: &'static str,
     cases: Option<soak::Cases>,
     view_text: ViewText,
     main_job: Option<MainJob>,
@@ -71,7 +75,22 @@ impl<D: Domain> App<D> {
     /// The commands for `domain`; `about` is the program's description in
     /// `--help`. Views print as JSON until [`App::view_text`] says how.
     pub fn new(domain: D, about: &'static str) -> App<D> {
-        App { domain, about, cases: None, view_text: json_view_text, main_job: None }
+        App {
+            domain,
+            about,
+            version: env!("CARGO_PKG_VERSION"),
+            name: "app",
+            cases: None,
+            view_text: json_view_text,
+            main_job: None,
+        }
+    }
+
+    /// The version `--version` prints: `env!("CARGO_PKG_VERSION")` of your
+    /// binary's crate (the harness's own version by default).
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = version;
+        self
     }
 
     /// The domain's generated cases of at most N records: enables `soak`.
@@ -101,10 +120,13 @@ impl<D: Domain> App<D> {
     }
 
     fn command(&self) -> clap::Command {
-        Cli::command().about(self.about)
+        Cli::command().name(self.name).about(self.about).version(self.version)
     }
 
-    fn run_with(self, args: &[std::ffi::OsString]) -> Exit {
+    fn run_with(mut self, args: &[std::ffi::OsString]) -> Exit {
+        if let Some(name) = args.first().and_then(|arg0| Path::new(arg0).file_name()) {
+            self.name = Box::leak(name.to_string_lossy().into_owned().into_boxed_str());
+        }
         // Only `replay`, `views` and `soak` take --json; any argument
         // spelled so asks for JSON errors, even when the line does not parse.
         let json = args.iter().skip(1).any(|a| a == "--json");
