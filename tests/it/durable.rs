@@ -13,6 +13,7 @@ use event_sourced_cart::domain::{
 };
 use event_sourced_cart::durable::{CheckpointError, DurableRunner};
 use event_sourced_cart::log::{Log, MerkqlLog};
+use event_sourced_cart::projector;
 use event_sourced_cart::runner::{GroupRunner, PhaseOptions, RunError};
 use event_sourced_cart::store::StoreError;
 use projection_harness::properties::Properties;
@@ -375,4 +376,56 @@ fn every_cart_projection_stores_its_carts_under_the_one_format_version() {
         .expect("the stored versions");
     assert_eq!(versions.len(), Cart.projections().len(), "{versions:?}");
     assert!(versions.iter().all(|(_, version)| *version == versions[0].1), "{versions:?}");
+}
+
+/// Two projections: the real `CartState` first, then a `PanicsOnce`
+/// copy of it, armed by `armed`.
+#[derive(Clone)]
+struct TwoCartStates {
+    armed: Arc<AtomicBool>,
+}
+
+impl Domain for TwoCartStates {
+    type Event = DomainEvent;
+    type Rejection = <Cart as Domain>::Rejection;
+    fn topic(&self) -> &str {
+        Cart.topic()
+    }
+    fn decode(&self, value: &str) -> Result<DomainEvent, Self::Rejection> {
+        Cart.decode(value)
+    }
+    fn key<'e>(&self, event: &'e DomainEvent) -> &'e str {
+        Cart.key(event)
+    }
+    fn projections(&self) -> Vec<BoxedProjection<DomainEvent>> {
+        vec![
+            register(CartState::new()),
+            register(PanicsOnce { name: "cart-state-again", armed: Arc::clone(&self.armed), state: CartState::new() }),
+        ]
+    }
+    fn model(&self, produced: &[Produced]) -> Model {
+        Cart.model(produced)
+    }
+}
+
+/// A projector catch-up that fails midway (one projection panics after
+/// another applied the round in memory) stores nothing of the round; the
+/// next catch-up reloads every runner from the store and both stored
+/// views end complete: no runner skips what it had applied but not stored.
+#[test]
+fn a_failed_projector_catch_up_reloads_every_runner_and_the_next_one_stores_everything() {
+    let (dir, log) = log_with(1, 3);
+    log.append(Some("cart-0"), BOOM).unwrap();
+    let store = dir.path().join("views.sqlite");
+    let domain = TwoCartStates { armed: Arc::new(AtomicBool::new(true)) };
+    let mut runners = projector::runners(&domain, &store, 1000);
+    let error = projector::catch_up(&log, &mut runners).expect_err("the second projection panics");
+    assert!(matches!(error, RunError::ProjectionPanicked { .. }), "{error}");
+    let progress = projector::catch_up(&log, &mut runners).expect("the next catch-up");
+    assert!(progress.iter().all(|p| p.applied == 4 && p.duplicates == 0), "{progress:?}");
+    let events: Vec<DomainEvent> = log_values(&log).iter().map(|v| Cart.decode(v).unwrap()).collect();
+    let expected = AnyView::new(fold(CartState::new(), events));
+    for (group, view) in projector::stored_views(&domain, &store).unwrap() {
+        assert_eq!(view.as_ref(), Some(&expected), "{group}");
+    }
 }
