@@ -49,6 +49,10 @@ use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+/// A property by name, on one runner: what a failing case is shrunk for.
+type Target = (&'static str, Runner);
 
 /// Cases a run checks when neither `PROPTEST_CASES` nor
 /// [`Properties::cases`] says otherwise (proptest's own default).
@@ -185,15 +189,13 @@ impl<D: Domain> Properties<D> {
             ..defaults
         };
         let mut runner = TestRunner::new(config);
-        let outcome = runner.run(&with_restarts(cases), |case| {
-            self.check_case(&case)
-                .map_err(|(property, runner, message)| TestCaseError::fail(format!("{property} ({runner}): {message}")))
-        });
+        let (outcome, only) =
+            run_for_first_failure(&mut runner, &with_restarts(cases), |case, only| self.check_case(case, only));
         match outcome {
             Ok(()) => Ok(()),
             Err(TestError::Abort(reason)) => Err(self.setup_failure(format!("proptest gave up: {reason}"))),
             Err(TestError::Fail(_, case)) => {
-                let (property, runner, message) = match self.check_case(&case) {
+                let (property, runner, message) = match self.check_case(&case, only) {
                     Err(found) => found,
                     Ok(()) => (
                         "run",
@@ -214,16 +216,23 @@ impl<D: Domain> Properties<D> {
         }
     }
 
-    /// Runs one case on each runner; the first broken property, if any.
-    fn check_case(&self, case: &Case) -> Result<(), (&'static str, Runner, String)> {
-        let in_memory = Case { schedule: without_restarts(&case.schedule), history: case.history.clone() };
-        check_execution(Runner::InMemory, run(&Production(self.domain.clone()), &in_memory))?;
+    /// Runs one case on each runner, one execution per runner feeding
+    /// every property; the first broken property, if any. With `only`,
+    /// runs that runner and checks that property alone (a failure of the
+    /// run itself still counts).
+    fn check_case(&self, case: &Case, only: Option<Target>) -> Result<(), Found> {
+        let wanted = |runner: Runner| only.is_none_or(|(_, r)| r == runner);
+        let property = only.map(|(property, _)| property);
+        if wanted(Runner::InMemory) {
+            let in_memory = Case { schedule: without_restarts(&case.schedule), history: case.history.clone() };
+            check_execution(Runner::InMemory, run(&Production(self.domain.clone()), &in_memory), property)?;
+        }
         #[cfg(feature = "sqlite")]
-        if self.durable {
+        if self.durable && wanted(Runner::Durable) {
             let store = scratch_dir().map_err(|e| ("run", Runner::Durable, format!("no scratch directory: {e}")))?;
             let durable =
                 crate::verify::Durable { domain: self.domain.clone(), store: store.path().join("views.sqlite") };
-            check_execution(Runner::Durable, run(&durable, case))?;
+            check_execution(Runner::Durable, run(&durable, case), property)?;
         }
         Ok(())
     }
@@ -256,6 +265,32 @@ impl<D: Domain> Properties<D> {
     }
 }
 
+/// What a failed check gives: the property, the runner, the message.
+type Found = (&'static str, Runner, String);
+
+/// Runs proptest over `cases` with `check`, shrinking a failure for the
+/// first (property, runner) that failed: a smaller case counts as failing
+/// only if that same property fails on that same runner (`check` is given
+/// it as `only`), so the minimal case shows the first failure, not
+/// whichever property a shrink step happens to break. Returns proptest's
+/// outcome and that target.
+fn run_for_first_failure<V: fmt::Debug>(
+    runner: &mut TestRunner,
+    cases: &impl Strategy<Value = V>,
+    check: impl Fn(&V, Option<Target>) -> Result<(), Found>,
+) -> (Result<(), TestError<V>>, Option<Target>) {
+    let target: Mutex<Option<Target>> = Mutex::new(None);
+    let outcome = runner.run(cases, |case| {
+        let only = *target.lock().unwrap_or_else(PoisonError::into_inner);
+        check(&case, only).map_err(|(property, runner, message)| {
+            target.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert((property, runner));
+            TestCaseError::fail(format!("{property} ({runner}): {message}"))
+        })
+    });
+    let only = *target.lock().unwrap_or_else(PoisonError::into_inner);
+    (outcome, only)
+}
+
 /// Runs `case` with `system` on a fresh merkql log of the domain's topic.
 fn run<S: System>(system: &S, case: &Case) -> Result<Execution<S::Domain>, (&'static str, Runner, String)> {
     let failed = |e: String| ("run", Runner::InMemory, e);
@@ -266,12 +301,14 @@ fn run<S: System>(system: &S, case: &Case) -> Result<Execution<S::Domain>, (&'st
     execute(system, &case.history, &case.schedule, &mut log).map_err(|e| failed(format!("the log failed: {e}")))
 }
 
+/// Applies every property (or `only` the one named) to one execution.
 fn check_execution<D: Domain>(
     runner: Runner,
     execution: Result<Execution<D>, (&'static str, Runner, String)>,
+    only: Option<&'static str>,
 ) -> Result<(), (&'static str, Runner, String)> {
     let execution = execution.map_err(|(property, _, message)| (property, runner, message))?;
-    for (property, check) in all::<D>() {
+    for (property, check) in all::<D>().into_iter().filter(|(name, _)| only.is_none_or(|only| only == *name)) {
         if let Err(violation) = check(&execution) {
             return Err((property, runner, violation.to_string()));
         }
@@ -284,4 +321,51 @@ fn check_execution<D: Domain>(
 fn without_restarts(schedule: &Schedule) -> Schedule {
     let phases: Vec<Phase> = schedule.phases().iter().map(|p| Phase { restart: false, ..p.clone() }).collect();
     Schedule::new(schedule.partitions(), phases, schedule.late_join()).expect("the same bounds as the schedule's own")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::example::{Counters, counter_cases};
+    use crate::verify::generate::with_restarts;
+    use proptest::strategy::ValueTree;
+
+    /// Property `late` fails from 50 up, property `early` (checked first
+    /// only if `late` holds) from 5 up: a case drawn above 50 (the fixed seed draws one) fails `late`
+    /// first, and must be shrunk to `late`'s minimal case, 50, not to the
+    /// 5 that a shrinker chasing any failure would reach.
+    #[test]
+    fn a_case_is_shrunk_for_the_property_it_failed_first() {
+        let check = |x: &u32, only: Option<Target>| -> Result<(), Found> {
+            let wanted = |name: &str| only.is_none_or(|(p, _)| p == name);
+            if wanted("late") && *x >= 50 {
+                return Err(("late", Runner::InMemory, format!("{x} >= 50")));
+            }
+            if wanted("early") && *x >= 5 {
+                return Err(("early", Runner::InMemory, format!("{x} >= 5")));
+            }
+            Ok(())
+        };
+        let config = Config { failure_persistence: None, ..Config::default() };
+        let mut runner = TestRunner::new_with_rng(
+            config,
+            proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        );
+        let (outcome, target) = run_for_first_failure(&mut runner, &(0u32..1_000_000), check);
+        assert_eq!(target, Some(("late", Runner::InMemory)));
+        match outcome {
+            Err(TestError::Fail(_, minimal)) => assert_eq!(minimal, 50),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_the_target_property_and_runner_are_checked() {
+        let mut runner = TestRunner::deterministic();
+        let properties = Properties::new(Counters).in_memory_only();
+        let case = with_restarts(counter_cases(10)).new_tree(&mut runner).expect("a case").current();
+        assert_eq!(properties.check_case(&case, None), Ok(()));
+        // A target on a runner that is not run checks nothing.
+        assert_eq!(properties.check_case(&case, Some(("model_agreement", Runner::Durable))), Ok(()));
+    }
 }

@@ -3,7 +3,8 @@
 //! busy (measured: `BENCHMARKS.md`, "Test suite speed").
 //!
 //! Run one family with `cargo test --test it properties::`, one test with
-//! `cargo test --test it properties::model_agreement`.
+//! `cargo test --test it properties_catch_bugs::late_group`
+//! (a prefix: every test whose name starts with it).
 
 mod bad_input;
 mod bulk_load;

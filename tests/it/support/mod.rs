@@ -3,13 +3,12 @@
 
 pub mod broken;
 
-use event_sourced_cart::cart::{Cart, TOPIC};
+use event_sourced_cart::cart::TOPIC;
 use event_sourced_cart::log::MerkqlLog;
 use event_sourced_cart::settings::{Settings, scratch_dir};
 use event_sourced_cart::verify::check::Check;
-use event_sourced_cart::verify::replay_file::write_failure;
-use event_sourced_cart::verify::{Case, ExecuteError, Execution, Production, System, Violation, execute};
-use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestCaseError};
+use event_sourced_cart::verify::{Case, Execution, System, Violation, execute};
+use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 use tempfile::TempDir;
 
 /// Snapshots live in the top-level `snapshots/` folder, named by test.
@@ -60,30 +59,6 @@ pub fn run<S: System>(system: &S, case: &Case) -> Execution<S::Domain> {
 /// Runs `case` with `system` and applies one property check.
 pub fn evaluate<S: System>(system: &S, check: Check<S::Domain>, case: &Case) -> Result<(), Violation> {
     check(&run(system, case))
-}
-
-/// The one helper every property test calls: evaluates the property on the
-/// production system and, when it fails (a violation, or a log that
-/// returned an error), writes the case as a replay file (overwritten at
-/// each failure, so after shrinking it is the minimal case) and says how to
-/// reproduce it.
-pub fn check(property: &str, check: Check<Cart>, case: &Case) -> Result<(), TestCaseError> {
-    let dir = scratch_dir().expect("a scratch directory");
-    let failure = match MerkqlLog::create(dir.path(), TOPIC, case.schedule.partitions())
-        .map_err(ExecuteError::from)
-        .and_then(|mut log| execute(&Production(Cart), &case.history, &case.schedule, &mut log))
-    {
-        Ok(execution) => match check(&execution) {
-            Ok(()) => return Ok(()),
-            Err(violation) => violation.to_string(),
-        },
-        Err(error) => format!("the log failed: {error}"),
-    };
-    let reproduce = match write_failure(property, &case.history, &case.schedule) {
-        Ok(path) => format!("case written to {0}; reproduce with: cargo run -- replay {0}", path.display()),
-        Err(e) => format!("could not write the replay file: {e}"),
-    };
-    Err(TestCaseError::fail(format!("{failure}\n{reproduce}")))
 }
 
 /// A log that counts the consumers it hands out.
