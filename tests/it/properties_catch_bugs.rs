@@ -54,9 +54,9 @@ fn search_config() -> Config {
 
 /// Searches `cases` for one where `check` fails on `system`, and returns
 /// the shrunk case with its violation. Fails the test if the property never
-/// fails (it would be unproven). Some planted bugs depend on merkql's
-/// partition-block order, which varies between consumers, so the violation
-/// is recorded when the case fails rather than re-run afterwards.
+/// fails (it would be unproven). The violation is recorded when the case
+/// fails rather than re-run afterwards, so that a system whose runs vary
+/// still gives the violation that was found.
 fn counterexample_in<S: System>(
     system: &S,
     check: Check<S::Domain>,

@@ -48,9 +48,8 @@ pub enum Fault {
     /// record after the next `after` records applied in the phase (by any
     /// group, in the order the groups run). The harness's executor arms it
     /// ([`crate::verify::execute()`]); a log refuses it. Which record it hits
-    /// follows the order of a poll's partition blocks, which merkql varies
-    /// between consumers; what is checked (the view is right or the group
-    /// stopped with `apply-panic`) does not depend on it.
+    /// follows the order of a poll's records, which is the same on every
+    /// run (partitions in order, each in offset order).
     PanicInApply { after: u32 },
 }
 

@@ -18,6 +18,9 @@
 //!   from), and each partition's records must run without a hole from
 //!   where the consumer started to the end the partition had before the
 //!   poll. A failed check is [`LogError::Damaged`] and poisons the consumer.
+//! - `poll` returns its partition blocks in an order that varies from one
+//!   consumer to the next (a hash map's): they are returned in partition
+//!   order, so that a run is a function of its case.
 
 use super::{Fault, GroupConsumer, Log, LogError, MAX_GROUP_ID_BYTES, MAX_PARTITIONS, is_safe_name};
 use crate::anomaly::Kind;
@@ -567,10 +570,19 @@ fn damaged(anomaly: Kind, partition: u32, offset: u64, detail: String) -> LogErr
 impl GroupConsumer for MerkqlConsumer {
     fn poll(&mut self) -> Result<Vec<LogRecord>, LogError> {
         let ends = self.verified.as_ref().map(Verifier::ends);
-        let records = self.inner.poll(POLL_TIMEOUT).map_err(|e| {
+        let mut records = self.inner.poll(POLL_TIMEOUT).map_err(|e| {
             self.poisoned = true;
             LogError::PollFailed { place: crate::text::path(&self.dir), message: format!("{e:#}") }
         })?;
+        // merkql returns one block per partition in the order of a hash map
+        // seeded per consumer: the blocks are put in partition order (a
+        // stable sort, so each block keeps merkql's own record order), so
+        // that a case runs the same way every time. Which damage is found
+        // first, and so which anomaly is named, and which record an
+        // injected panic hits, are then a function of the case alone.
+        // Projections are still checked against every block order
+        // (`partition_order_independence`).
+        records.sort_by_key(|record| record.partition);
         if self.poll_fault.swap(false, Ordering::SeqCst) {
             self.poisoned = true;
             return Err(LogError::PollFailed {

@@ -1,6 +1,8 @@
-//! Partition blocks: a poll returns one block of records per partition, in
-//! a block order that varies from one merkql consumer to the next. These
-//! helpers re-fold a poll's blocks in other orders.
+//! Partition blocks: a poll returns one block of records per partition.
+//! Brokers differ in the order of the blocks (merkql's own varies from one
+//! consumer to the next; the harness's merkql log puts them in partition
+//! order), and a projection must not depend on it: these helpers re-fold a
+//! poll's blocks in other orders.
 
 use crate::domain::{AnyView, BoxedProjection, Domain, decode_record};
 use crate::record::LogRecord;

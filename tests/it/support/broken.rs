@@ -30,7 +30,7 @@ pub enum RunnerBug {
     CommitsBeforeApplying,
     /// Skips the last record each partition returns in a poll (an
     /// off-by-one in a range loop). Per partition, so the bug does not
-    /// depend on merkql's varying block order and shrinks deterministically.
+    /// depend on the order of the blocks in a poll.
     DropsLastRecord,
     /// Applies redelivered records again (no skip of applied offsets).
     NoDuplicateTracking,
