@@ -9,10 +9,10 @@
 
 use super::diff::json_diff;
 use super::execute::{Execution, PhaseTrace, Trace};
+use super::{FastMap, FastSet};
 use crate::domain::Domain;
 use crate::record::{Position, sorted_positions as sorted};
 use crate::text::quoted;
-use std::collections::{HashMap, HashSet};
 
 /// A broken property, with what was expected and what happened.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -207,7 +207,7 @@ pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(),
     // position is turned into its index in `produced` (offsets are dense,
     // checked first) and every key into a small id, so the per-group work
     // is array indexing, not string maps.
-    let mut index_by_partition: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut index_by_partition: FastMap<u32, Vec<usize>> = FastMap::default();
     for (index, (position, _)) in execution.produced.iter().enumerate() {
         index_by_partition.entry(position.partition).or_default().push(index);
     }
@@ -224,7 +224,7 @@ pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(),
         |p: &Position| index_by_partition.get(&p.partition).and_then(|indexes| indexes.get(p.offset as usize)).copied();
 
     let keys = KeyIds::new(execution.produced.iter().map(|(_, record)| record.key.as_deref()));
-    let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
+    let rejected: FastSet<Position> = execution.model.rejected.iter().copied().collect();
     let mut expected_by_key: Vec<Vec<Position>> = vec![Vec::new(); keys.count()];
     for (index, (position, _)) in execution.produced.iter().enumerate() {
         if !rejected.contains(position) {
@@ -236,7 +236,7 @@ pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(),
         // Counts of produced positions by index; of others (a log that
         // invents records) in a map.
         let mut counts = vec![0usize; execution.produced.len()];
-        let mut other_counts: HashMap<Position, usize> = HashMap::new();
+        let mut other_counts: FastMap<Position, usize> = FastMap::default();
         for p in &applied {
             match produced_index(p) {
                 Some(index) => counts[index] += 1,
@@ -286,7 +286,7 @@ struct KeyIds<'a> {
 
 impl<'a> KeyIds<'a> {
     fn new(record_keys: impl Iterator<Item = Option<&'a str>>) -> KeyIds<'a> {
-        let mut ids: HashMap<Option<&'a str>, usize> = HashMap::from([(None, 0)]);
+        let mut ids: FastMap<Option<&'a str>, usize> = FastMap::from_iter([(None, 0)]);
         let mut names = vec![None];
         let of_record = record_keys
             .map(|key| {

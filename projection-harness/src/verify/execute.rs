@@ -6,6 +6,7 @@
 //! *late* groups join at `late_join`, and *full* groups replay everything
 //! once at the end.
 
+use super::FastMap;
 use super::blocks::{block_orders, decode_blocks, fold_blocks, partition_blocks};
 use super::history::{Recording, projection_anomalies};
 use super::schedule::{Phase, Schedule};
@@ -13,7 +14,6 @@ use crate::domain::{AnyView, BoxedProjection, Domain, HistoryRecord, Model, Prod
 use crate::log::{Log, LogError};
 use crate::record::{LogRecord, Position};
 use crate::runner::{GroupRunner, PhaseOptions, PhaseReport, RunError, Runner, Steps};
-use std::collections::HashMap;
 
 /// The system under test: a domain and how its runners are made. The
 /// harness's own are [`Production`] (the runner in memory),
@@ -189,7 +189,7 @@ impl<D: Domain> Execution<D> {
 
 /// The records the full-replay groups received, in arrival order.
 fn full_replay_records<R>(topic: &str, produced: &[Produced], full: &Groups<R>) -> Vec<LogRecord> {
-    let by_position: HashMap<Position, &HistoryRecord> = produced.iter().map(|(p, r)| (*p, r)).collect();
+    let by_position: FastMap<Position, &HistoryRecord> = produced.iter().map(|(p, r)| (*p, r)).collect();
     let Some(first) = full.first() else { return Vec::new() };
     let delivered = first.phases.iter().flat_map(|t| t.committed.delivered.iter());
     // A position no record was produced at (a log that invents records) is

@@ -16,11 +16,12 @@
 //! fixed seed: stable within a process, which is all a run needs).
 
 use super::execute::Execution;
+use super::{FastMap, FastSet};
 use crate::anomaly::{Anomalies, Anomaly, Kind};
 use crate::domain::Domain;
 use crate::log::{Fault, GroupConsumer, Log, LogError};
 use crate::record::{LogRecord, Position};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -62,7 +63,7 @@ pub struct History {
     partitions: Vec<PartitionState>,
     consumers: Vec<ConsumerState>,
     /// Each group's committed offsets, as the checker has followed them.
-    commits: HashMap<String, Vec<Option<u64>>>,
+    commits: FastMap<String, Vec<Option<u64>>>,
     /// Mismatched reads checked for a duplicate so far: each check scans
     /// the partition, so only the first [`MAX_DUPLICATE_SEARCHES`] are.
     duplicate_searches: usize,
@@ -393,14 +394,15 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
     // position the log gave out twice (the history checker names that) is
     // ambiguous: runners report positions, not records, so what was
     // applied there is not judged.
-    let mut produced_index: HashMap<Position, usize> = HashMap::with_capacity(execution.produced.len());
-    let mut reused: HashSet<Position> = HashSet::new();
+    let mut produced_index: FastMap<Position, usize> =
+        FastMap::with_capacity_and_hasher(execution.produced.len(), Default::default());
+    let mut reused: FastSet<Position> = FastSet::default();
     for (index, (position, _)) in execution.produced.iter().enumerate() {
         if produced_index.insert(*position, index).is_some() {
             reused.insert(*position);
         }
     }
-    let rejected: HashSet<Position> = execution.model.rejected.iter().copied().collect();
+    let rejected: FastSet<Position> = execution.model.rejected.iter().copied().collect();
     for trace in execution.traces() {
         let group = Some(trace.group_id.as_str());
         if let Some(stop) = &trace.stopped {
@@ -408,9 +410,9 @@ pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly>
                 format!("the runner stopped in phase {}: {}", stop.phase, stop.message)
             });
         }
-        let mut applied_count: HashMap<Position, usize> = HashMap::new();
+        let mut applied_count: FastMap<Position, usize> = FastMap::default();
         // Per key, the produced index of the last record applied.
-        let mut last_by_key: HashMap<Option<&str>, usize> = HashMap::new();
+        let mut last_by_key: FastMap<Option<&str>, usize> = FastMap::default();
         let mut highest_applied: BTreeMap<u32, u64> = BTreeMap::new();
         let mut last_checkpoint: Option<&BTreeMap<u32, u64>> = None;
         for phase in &trace.phases {

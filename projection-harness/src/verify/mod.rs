@@ -26,3 +26,12 @@ pub use execute::{
 };
 pub use generate::Case;
 pub use schedule::{Phase, Schedule, ScheduleError};
+
+/// The checker's hash maps and sets: foldhash with a fixed seed, several
+/// times faster than the standard SipHash on the millions of positions a
+/// large replay checks (measured in BENCHMARKS.md), and the same iteration
+/// order on every run. Keys come from the log, not from an adversary who
+/// could choose collisions to slow a check down.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// See [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
