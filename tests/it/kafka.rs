@@ -148,17 +148,16 @@ fn a_batch_larger_than_the_producer_queue_is_acknowledged_whole_and_in_order() {
 #[test]
 fn appends_to_a_broker_that_is_down_fail_by_name_and_are_not_sent_later() {
     use event_sourced_cart::log::LogError;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let cluster = MockCluster::new(1).expect("a mock cluster");
     let mut log =
         create_on_mock(&cluster, &unique_topic(TOPIC), 1).expect("a topic").with_timeout(Duration::from_secs(1));
     cluster.broker_down(1).expect("the broker down");
     for records in [1, PRODUCER_QUEUE_RECORDS + 1] {
         let batch = vec![(Some("k"), "never acknowledged"); records];
-        let started = Instant::now();
+        // It returns (a hang is ended by the test runner's timeout, not
+        // timed here: a test that times itself is a flaky benchmark).
         let error = log.append_batch(&batch).expect_err("nothing is acknowledged");
-        // A bound far above the 1 s timeout: the append gave up, it did not hang.
-        assert!(started.elapsed() < Duration::from_secs(20), "{records} records: {:?}", started.elapsed());
         assert!(matches!(error, LogError::Backend { action: "append" | "flush the appends", .. }), "{error}");
     }
     cluster.broker_up(1).expect("the broker up");
