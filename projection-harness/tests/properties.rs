@@ -40,11 +40,55 @@ impl DurableProjection for DropsTheSign {
     }
 }
 
-/// The counters domain with the planted projection.
-#[derive(Clone, Copy, Debug)]
-struct Planted;
+/// `Totals` with one step changed: it stores nothing, so a restarted
+/// process starts from an empty view (a durable-only bug).
+#[derive(Default)]
+struct StoresNothing(Totals);
 
-impl Domain for Planted {
+impl Projection for StoresNothing {
+    type Event = Add;
+    type View = BTreeMap<String, i64>;
+    fn group_id(&self) -> &str {
+        self.0.group_id()
+    }
+    fn apply(&mut self, event: &Add) {
+        self.0.apply(event);
+    }
+    fn view(&self) -> Self::View {
+        self.0.view()
+    }
+}
+
+impl DurableProjection for StoresNothing {
+    const STATE_VERSION: u32 = Totals::STATE_VERSION;
+    fn save_entry(&self, _key: &str) -> Option<String> {
+        None
+    }
+    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+        self.0.load_entry(key, state)
+    }
+}
+
+/// The counters domain with a planted projection `P`.
+struct Planted<P>(std::marker::PhantomData<fn() -> P>);
+
+impl<P> Planted<P> {
+    const DOMAIN: Planted<P> = Planted(std::marker::PhantomData);
+}
+
+impl<P> Clone for Planted<P> {
+    fn clone(&self) -> Self {
+        Planted::DOMAIN
+    }
+}
+
+impl<P> std::fmt::Debug for Planted<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::any::type_name::<P>())
+    }
+}
+
+impl<P: DurableProjection<Event = Add> + Default + Send + 'static> Domain for Planted<P> {
     type Event = Add;
     type Rejection = NotAnEvent;
     fn topic(&self) -> &str {
@@ -57,16 +101,29 @@ impl Domain for Planted {
         Counters.key(event)
     }
     fn projections(&self) -> Vec<BoxedProjection<Add>> {
-        vec![register(DropsTheSign::default())]
+        vec![register(P::default())]
     }
     fn model(&self, produced: &[Produced]) -> Model {
         Counters.model(produced)
     }
 }
 
+/// A bug only a restart shows is caught on the durable runner, and only
+/// there: `in_memory_only` runs no durable case.
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_durable_only_bug_is_caught_by_the_durable_runner_alone() {
+    let properties = Properties::new(Planted::<StoresNothing>::DOMAIN).named("planted-stores-nothing").cases(64);
+    let failure = properties.check(counter_cases(20)).expect_err("the planted bug is caught");
+    assert_eq!(failure.runner, Runner::Durable, "{failure}");
+    assert!(failure.case.schedule.phases().iter().any(|phase| phase.restart), "a restart shows it: {failure}");
+    let in_memory = properties.in_memory_only().check(counter_cases(20));
+    assert!(in_memory.is_ok(), "in memory, nothing is stored: {}", in_memory.unwrap_err());
+}
+
 #[test]
 fn a_planted_bug_is_caught_shrunk_to_one_record_and_written_as_a_replay_file() {
-    let failure = Properties::new(Planted)
+    let failure = Properties::new(Planted::<DropsTheSign>::DOMAIN)
         .named("planted-drops-the-sign")
         .reproduce_with("cargo run -p counters --")
         .cases(256)
@@ -79,7 +136,7 @@ fn a_planted_bug_is_caught_shrunk_to_one_record_and_written_as_a_replay_file() {
     let path = failure.replay_file.as_ref().expect("a replay file");
     assert!(path.ends_with("planted-drops-the-sign-model_agreement.jsonl"), "{}", path.display());
     let text = std::fs::read_to_string(path).unwrap();
-    let file = parse(&Planted, &text).expect("the replay file reads back");
+    let file = parse(&Planted::<DropsTheSign>::DOMAIN, &text).expect("the replay file reads back");
     assert_eq!(file.history, failure.case.history, "saved byte for byte");
     assert_eq!(file.schedule.as_ref(), Some(&failure.case.schedule));
     let shown = failure.to_string();
