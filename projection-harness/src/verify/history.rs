@@ -15,7 +15,7 @@
 //! Records are compared by a fingerprint of key and value (foldhash with a
 //! fixed seed: stable within a process, which is all a run needs).
 
-use super::execute::Execution;
+use super::execute::{Execution, Trace};
 use super::{FastMap, FastSet};
 use crate::anomaly::{Anomalies, Anomaly, Kind};
 use crate::domain::Domain;
@@ -389,103 +389,175 @@ impl GroupConsumer for RecordingConsumer {
 /// anomaly is reported with it, and only what its checkpoint covers is
 /// expected of it.
 pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly> {
-    let mut anomalies = Anomalies::default();
-    // The latest record produced at each position, by history index. A
-    // position the log gave out twice (the history checker names that) is
-    // ambiguous: runners report positions, not records, so what was
-    // applied there is not judged.
-    let mut produced_index: FastMap<Position, usize> =
-        FastMap::with_capacity_and_hasher(execution.produced.len(), Default::default());
-    let mut reused: FastSet<Position> = FastSet::default();
-    for (index, (position, _)) in execution.produced.iter().enumerate() {
-        if produced_index.insert(*position, index).is_some() {
-            reused.insert(*position);
+    let produced = ProducedIndex::new(execution);
+    let traces: Vec<&Trace<D::Rejection>> = execution.traces().collect();
+    // Each group's applies are judged on their own: the groups are shared
+    // out over the machine's cores (a 1M-record replay has nine groups of
+    // a million applies each), and since every group has its own id the
+    // results never overlap. A small history is judged in place (a thread
+    // costs more than its work).
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if execution.produced.len() < PARALLEL_FROM_RECORDS { 1 } else { cores };
+    let per_thread = traces.len().div_ceil(threads.clamp(1, traces.len().max(1))).max(1);
+    if per_thread >= traces.len() {
+        let mut anomalies = Anomalies::default();
+        for trace in traces {
+            trace_anomalies(execution, &produced, trace, &mut anomalies);
         }
+        return anomalies.into_vec();
     }
-    let rejected: FastSet<Position> = execution.model.rejected.iter().copied().collect();
-    for trace in execution.traces() {
-        let group = Some(trace.group_id.as_str());
-        if let Some(stop) = &trace.stopped {
-            anomalies.add(stop.anomaly, group, &[], || {
-                format!("the runner stopped in phase {}: {}", stop.phase, stop.message)
-            });
-        }
-        let mut applied_count: FastMap<Position, usize> = FastMap::default();
-        // Per key, the produced index of the last record applied.
-        let mut last_by_key: FastMap<Option<&str>, usize> = FastMap::default();
-        let mut highest_applied: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut last_checkpoint: Option<&BTreeMap<u32, u64>> = None;
-        for phase in &trace.phases {
-            for report in phase.reports() {
-                for position in &report.applied {
-                    if reused.contains(position) {
-                        continue;
+    let mut anomalies: Vec<Anomaly> = std::thread::scope(|scope| {
+        let judging: Vec<_> = traces
+            .chunks(per_thread)
+            .map(|chunk| {
+                let produced = &produced;
+                scope.spawn(move || {
+                    let mut anomalies = Anomalies::default();
+                    for trace in chunk {
+                        trace_anomalies(execution, produced, trace, &mut anomalies);
                     }
-                    let count = applied_count.entry(*position).or_default();
-                    *count += 1;
-                    if *count == 2 {
-                        anomalies.add(Kind::DuplicateApply, group, &[*position], || {
-                            format!("partition {}, offset {} was applied twice", position.partition, position.offset)
-                        });
-                    }
-                    let highest = highest_applied.entry(position.partition).or_insert(position.offset);
-                    *highest = (*highest).max(position.offset);
-                    let Some(&index) = produced_index.get(position) else { continue };
-                    let key = execution.produced[index].1.key.as_deref();
-                    if let Some(&before) = last_by_key.get(&key)
-                        && before > index
-                    {
-                        anomalies.add(Kind::PerKeyReorder, group, &[*position], || {
-                            format!(
-                                "partition {}, offset {} was applied after a later record of its key",
-                                position.partition, position.offset
-                            )
-                        });
-                    }
-                    last_by_key.insert(key, index);
-                }
-                let Some(checkpoint) = &report.checkpoint else { continue };
-                last_checkpoint = Some(checkpoint);
-                for (&partition, &next) in checkpoint {
-                    let end = phase.log_ends.get(partition as usize).copied().unwrap_or(0);
-                    if next > end {
-                        anomalies.add(Kind::CheckpointAheadOfLog, group, &[Position { partition, offset: end }], || {
-                            format!("partition {partition}: the checkpoint's next offset {next} is past the log's end {end}")
-                        });
-                    }
-                    if let Some(&highest) = highest_applied.get(&partition)
-                        && highest >= next
-                    {
-                        anomalies.add(Kind::CheckpointBehindView, group, &[Position { partition, offset: highest }], || {
-                            format!("partition {partition}: offset {highest} is applied, the checkpoint's next offset is {next}")
-                        });
-                    }
-                }
-            }
-        }
-        // What the group should have applied: everything the model
-        // accepts, or, for a stopped group, what its checkpoint covers.
-        let expected = |position: &Position| match (&trace.stopped, last_checkpoint) {
-            (None, _) => true,
-            (Some(_), Some(checkpoint)) => {
-                checkpoint.get(&position.partition).is_some_and(|&next| position.offset < next)
-            }
-            (Some(_), None) => false,
-        };
-        let mut skipped: Vec<Position> = produced_index
-            .keys()
-            .filter(|p| !rejected.contains(p) && !reused.contains(p) && !applied_count.contains_key(p) && expected(p))
-            .copied()
+                    anomalies.into_vec()
+                })
+            })
             .collect();
-        skipped.sort_unstable();
-        if let Some(first) = skipped.first() {
-            let first = *first;
-            anomalies.add(Kind::SkippedApply, group, &skipped, || {
-                format!("partition {}, offset {} was never applied", first.partition, first.offset)
-            });
+        judging
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    anomalies.sort_by(|a, b| (a.kind, &a.group).cmp(&(b.kind, &b.group)));
+    anomalies
+}
+
+/// Histories from this size are judged on several threads.
+const PARALLEL_FROM_RECORDS: usize = 10_000;
+
+/// The produced records by position, computed once for every group.
+struct ProducedIndex {
+    /// The latest record produced at each position, by history index. A
+    /// position the log gave out twice (the history checker names that)
+    /// is ambiguous: runners report positions, not records, so what was
+    /// applied there is not judged.
+    index: FastMap<Position, usize>,
+    reused: FastSet<Position>,
+    rejected: FastSet<Position>,
+    /// A small id of each produced record's key, by history index.
+    key_ids: Vec<usize>,
+    keys: usize,
+}
+
+impl ProducedIndex {
+    fn new<D: Domain>(execution: &Execution<D>) -> ProducedIndex {
+        let mut index: FastMap<Position, usize> =
+            FastMap::with_capacity_and_hasher(execution.produced.len(), Default::default());
+        let mut reused: FastSet<Position> = FastSet::default();
+        for (i, (position, _)) in execution.produced.iter().enumerate() {
+            if index.insert(*position, i).is_some() {
+                reused.insert(*position);
+            }
+        }
+        let mut ids: FastMap<Option<&str>, usize> = FastMap::default();
+        let key_ids = execution
+            .produced
+            .iter()
+            .map(|(_, record)| {
+                let next = ids.len();
+                *ids.entry(record.key.as_deref()).or_insert(next)
+            })
+            .collect();
+        let rejected = execution.model.rejected.iter().copied().collect();
+        ProducedIndex { index, reused, rejected, key_ids, keys: ids.len() }
+    }
+}
+
+/// [`projection_anomalies`] of one group, added to `anomalies`.
+fn trace_anomalies<D: Domain>(
+    execution: &Execution<D>,
+    produced: &ProducedIndex,
+    trace: &Trace<D::Rejection>,
+    anomalies: &mut Anomalies,
+) {
+    let ProducedIndex { index: produced_index, reused, rejected, key_ids, keys } = produced;
+    let group = Some(trace.group_id.as_str());
+    if let Some(stop) = &trace.stopped {
+        anomalies
+            .add(stop.anomaly, group, &[], || format!("the runner stopped in phase {}: {}", stop.phase, stop.message));
+    }
+    let mut applied_count: FastMap<Position, usize> =
+        FastMap::with_capacity_and_hasher(execution.produced.len(), Default::default());
+    // Per key id, the produced index of the last record applied.
+    let mut last_by_key: Vec<Option<usize>> = vec![None; *keys];
+    let mut highest_applied: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut last_checkpoint: Option<&BTreeMap<u32, u64>> = None;
+    for phase in &trace.phases {
+        for report in phase.reports() {
+            for position in &report.applied {
+                if reused.contains(position) {
+                    continue;
+                }
+                let count = applied_count.entry(*position).or_default();
+                *count += 1;
+                if *count == 2 {
+                    anomalies.add(Kind::DuplicateApply, group, &[*position], || {
+                        format!("partition {}, offset {} was applied twice", position.partition, position.offset)
+                    });
+                }
+                let highest = highest_applied.entry(position.partition).or_insert(position.offset);
+                *highest = (*highest).max(position.offset);
+                let Some(&index) = produced_index.get(position) else { continue };
+                let key = key_ids[index];
+                if let Some(before) = last_by_key[key]
+                    && before > index
+                {
+                    anomalies.add(Kind::PerKeyReorder, group, &[*position], || {
+                        format!(
+                            "partition {}, offset {} was applied after a later record of its key",
+                            position.partition, position.offset
+                        )
+                    });
+                }
+                last_by_key[key] = Some(index);
+            }
+            let Some(checkpoint) = &report.checkpoint else { continue };
+            last_checkpoint = Some(checkpoint);
+            for (&partition, &next) in checkpoint {
+                let end = phase.log_ends.get(partition as usize).copied().unwrap_or(0);
+                if next > end {
+                    anomalies.add(Kind::CheckpointAheadOfLog, group, &[Position { partition, offset: end }], || {
+                        format!(
+                            "partition {partition}: the checkpoint's next offset {next} is past the log's end {end}"
+                        )
+                    });
+                }
+                if let Some(&highest) = highest_applied.get(&partition)
+                    && highest >= next
+                {
+                    anomalies.add(Kind::CheckpointBehindView, group, &[Position { partition, offset: highest }], || {
+                        format!("partition {partition}: offset {highest} is applied, the checkpoint's next offset is {next}")
+                    });
+                }
+            }
         }
     }
-    anomalies.into_vec()
+    // What the group should have applied: everything the model
+    // accepts, or, for a stopped group, what its checkpoint covers.
+    let expected = |position: &Position| match (&trace.stopped, last_checkpoint) {
+        (None, _) => true,
+        (Some(_), Some(checkpoint)) => checkpoint.get(&position.partition).is_some_and(|&next| position.offset < next),
+        (Some(_), None) => false,
+    };
+    let mut skipped: Vec<Position> = produced_index
+        .keys()
+        .filter(|p| !rejected.contains(p) && !reused.contains(p) && !applied_count.contains_key(p) && expected(p))
+        .copied()
+        .collect();
+    skipped.sort_unstable();
+    if let Some(first) = skipped.first() {
+        let first = *first;
+        anomalies.add(Kind::SkippedApply, group, &skipped, || {
+            format!("partition {}, offset {} was never applied", first.partition, first.offset)
+        });
+    }
 }
 
 #[cfg(test)]
