@@ -823,4 +823,35 @@ mod tests {
         assert_eq!(found(&execution(3, &[], Some(&[(0, 1)]), &[3], true)), [Kind::PollSkip, Kind::SkippedApply]);
         assert_eq!(found(&execution(3, &[], None, &[3], true)), [Kind::PollSkip]);
     }
+
+    /// A history large enough to be judged on several threads: each
+    /// group's anomaly is found under its own name, in (kind, group) order.
+    #[test]
+    fn a_large_history_is_judged_group_by_group() {
+        let records = PARALLEL_FROM_RECORDS;
+        let all: Vec<Position> = (0..records as u64).map(|offset| at(0, offset)).collect();
+        let mut execution = execution(records, &all, None, &[records as u64], false);
+        let template = execution.incremental[0].clone();
+        let group = |name: &str, applied: Vec<Position>| {
+            let mut trace = template.clone();
+            trace.group_id = name.into();
+            trace.phases[0].committed.applied = applied;
+            trace
+        };
+        let mut duplicated = all.clone();
+        duplicated.insert(8, at(0, 7));
+        let mut reordered = all.clone();
+        reordered.swap(3, 4);
+        execution.incremental = vec![group("a-incremental", all[1..].to_vec()), group("b-incremental", all.clone())];
+        execution.full = vec![group("c-full", duplicated), group("d-full", reordered)];
+        let found: Vec<(Kind, Option<String>)> =
+            projection_anomalies(&execution).into_iter().map(|a| (a.kind, a.group)).collect();
+        let mut expected = vec![
+            (Kind::SkippedApply, Some("a-incremental".to_string())),
+            (Kind::DuplicateApply, Some("c-full".to_string())),
+            (Kind::PerKeyReorder, Some("d-full".to_string())),
+        ];
+        expected.sort();
+        assert_eq!(found, expected);
+    }
 }
