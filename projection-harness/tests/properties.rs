@@ -40,35 +40,6 @@ impl DurableProjection for DropsTheSign {
     }
 }
 
-/// `Totals` with one step changed: it stores nothing, so a restarted
-/// process starts from an empty view (a durable-only bug).
-#[derive(Default)]
-struct StoresNothing(Totals);
-
-impl Projection for StoresNothing {
-    type Event = Add;
-    type View = BTreeMap<String, i64>;
-    fn group_id(&self) -> &str {
-        self.0.group_id()
-    }
-    fn apply(&mut self, event: &Add) {
-        self.0.apply(event);
-    }
-    fn view(&self) -> Self::View {
-        self.0.view()
-    }
-}
-
-impl DurableProjection for StoresNothing {
-    const STATE_VERSION: u32 = Totals::STATE_VERSION;
-    fn save_entry(&self, _key: &str) -> Option<String> {
-        None
-    }
-    fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
-        self.0.load_entry(key, state)
-    }
-}
-
 /// The counters domain with a planted projection `P`.
 struct Planted<P>(std::marker::PhantomData<fn() -> P>);
 
@@ -108,17 +79,51 @@ impl<P: DurableProjection<Event = Add> + Default + Send + 'static> Domain for Pl
     }
 }
 
-/// A bug only a restart shows is caught on the durable runner, and only
-/// there: `in_memory_only` runs no durable case.
+/// A durable-only bug: the durable runner needs the `sqlite` feature.
 #[cfg(feature = "sqlite")]
-#[test]
-fn a_durable_only_bug_is_caught_by_the_durable_runner_alone() {
-    let properties = Properties::new(Planted::<StoresNothing>::DOMAIN).named("planted-stores-nothing").cases(64);
-    let failure = properties.check(counter_cases(20)).expect_err("the planted bug is caught");
-    assert_eq!(failure.runner, Runner::Durable, "{failure}");
-    assert!(failure.case.schedule.phases().iter().any(|phase| phase.restart), "a restart shows it: {failure}");
-    let in_memory = properties.in_memory_only().check(counter_cases(20));
-    assert!(in_memory.is_ok(), "in memory, nothing is stored: {}", in_memory.unwrap_err());
+mod durable_only {
+    use super::*;
+
+    /// `Totals` with one step changed: it stores nothing, so a restarted
+    /// process starts from an empty view (a durable-only bug).
+    #[derive(Default)]
+    struct StoresNothing(Totals);
+
+    impl Projection for StoresNothing {
+        type Event = Add;
+        type View = BTreeMap<String, i64>;
+        fn group_id(&self) -> &str {
+            self.0.group_id()
+        }
+        fn apply(&mut self, event: &Add) {
+            self.0.apply(event);
+        }
+        fn view(&self) -> Self::View {
+            self.0.view()
+        }
+    }
+
+    impl DurableProjection for StoresNothing {
+        const STATE_VERSION: u32 = Totals::STATE_VERSION;
+        fn save_entry(&self, _key: &str) -> Option<String> {
+            None
+        }
+        fn load_entry(&mut self, key: &str, state: &str) -> Result<(), String> {
+            self.0.load_entry(key, state)
+        }
+    }
+
+    /// A bug only a restart shows is caught on the durable runner, and only
+    /// there: `in_memory_only` runs no durable case.
+    #[test]
+    fn a_durable_only_bug_is_caught_by_the_durable_runner_alone() {
+        let properties = Properties::new(Planted::<StoresNothing>::DOMAIN).named("planted-stores-nothing").cases(64);
+        let failure = properties.check(counter_cases(20)).expect_err("the planted bug is caught");
+        assert_eq!(failure.runner, Runner::Durable, "{failure}");
+        assert!(failure.case.schedule.phases().iter().any(|phase| phase.restart), "a restart shows it: {failure}");
+        let in_memory = properties.in_memory_only().check(counter_cases(20));
+        assert!(in_memory.is_ok(), "in memory, nothing is stored: {}", in_memory.unwrap_err());
+    }
 }
 
 #[test]
