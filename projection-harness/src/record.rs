@@ -12,6 +12,40 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// Written `p0@3`: partition 0, offset 3. The one form every message uses;
+/// lists of positions are written by [`Positions`].
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "p{}@{}", self.partition, self.offset)
+    }
+}
+
+/// A list of positions written compactly, in its own order: a run of
+/// consecutive offsets of one partition collapses to `p1@0..2` (both ends
+/// included: offsets 0, 1 and 2), runs are separated by `, `, and an empty
+/// list is `none`. `[p0@0, p0@1, p0@2, p2@5]` is written `p0@0..2, p2@5`.
+pub struct Positions<'a>(pub &'a [Position]);
+
+impl std::fmt::Display for Positions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let runs = self.0.chunk_by(|a, b| a.partition == b.partition && a.offset.checked_add(1) == Some(b.offset));
+        for (i, run) in runs.enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match run {
+                [one] => write!(f, "{one}")?,
+                [first, .., last] => write!(f, "{first}..{}", last.offset)?,
+                [] => unreachable!("chunk_by yields no empty run"),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `positions` in (partition, offset) order: polls return partition blocks
 /// in varying order, so comparisons of what was delivered sort first.
 pub fn sorted_positions(positions: &[Position]) -> Vec<Position> {
@@ -66,7 +100,21 @@ pub fn digest(key: Option<&str>, value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::{Position, Positions, digest};
+
+    #[test]
+    fn positions_are_written_compactly_with_runs_collapsed() {
+        let at = |partition, offset| Position { partition, offset };
+        assert_eq!(at(1, 3).to_string(), "p1@3");
+        let list = [at(0, 0), at(0, 1), at(0, 2), at(2, 5), at(2, 7), at(1, 8), at(1, 9), at(0, 3), at(0, 3)];
+        assert_eq!(Positions(&list).to_string(), "p0@0..2, p2@5, p2@7, p1@8..9, p0@3, p0@3");
+        assert_eq!(Positions(&[]).to_string(), "none");
+        assert_eq!(Positions(&[at(3, u64::MAX)]).to_string(), format!("p3@{}", u64::MAX));
+        assert_eq!(
+            Positions(&[at(0, u64::MAX - 1), at(0, u64::MAX)]).to_string(),
+            format!("p0@{}..{}", u64::MAX - 1, u64::MAX)
+        );
+    }
 
     #[test]
     fn digests_tell_keys_values_and_their_split_apart() {

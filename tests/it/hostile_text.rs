@@ -222,8 +222,8 @@ fn violations_are_reported_one_line_each_and_escaped() {
     assert_eq!(
         violations,
         [
-            "VIOLATION: per-key ordering: group g applied the record at Position { partition: 0, offset: 0 } 2 times",
-            "VIOLATION: \"per-key ordering: group h\\u{1b}[2J applied the record at Position { partition: 0, offset: 0 } 3 times\"",
+            "VIOLATION: per-key ordering: group g applied the record at p0@0 2 times",
+            "VIOLATION: \"per-key ordering: group h\\u{1b}[2J applied the record at p0@0 3 times\"",
         ],
         "{text}"
     );

@@ -11,7 +11,7 @@ use super::diff::json_diff;
 use super::execute::{Execution, PhaseTrace, Trace};
 use super::{FastMap, FastSet};
 use crate::domain::Domain;
-use crate::record::{Position, sorted_positions as sorted};
+use crate::record::{Position, Positions, sorted_positions as sorted};
 use crate::text::quoted;
 
 /// A broken property, with what was expected and what happened.
@@ -20,12 +20,17 @@ pub enum Violation {
     #[error("split equivalence: {projection}: full replay and split replay differ\n{diff}")]
     SplitMismatch { projection: String, diff: String },
     #[error(
-        "only new events: group {group}, phase {phase}: the poll returned {got:?}, expected exactly the records produced since the last commit {expected:?}"
+        "only new events: group {group}, phase {phase}: the poll returned {}, not exactly the {} produced since the last commit ({}).\n  returned: {}\n  expected: {}",
+        crate::text::count(.got.len() as u64, "record"), crate::text::count(.expected.len() as u64, "record"),
+        differences(.expected, .got), Positions(.got), Positions(.expected)
     )]
     NotOnlyNew { group: String, phase: usize, expected: Vec<Position>, got: Vec<Position> },
-    #[error("per-key ordering: group {group}, key {key}: applied {got:?}, produced {expected:?}")]
+    #[error(
+        "per-key ordering: group {group}, key {key}: its records were not applied as produced ({}).\n  applied: {}\n  produced: {}",
+        differences(.expected, .got), Positions(.got), Positions(.expected)
+    )]
     KeyOrder { group: String, key: String, expected: Vec<Position>, got: Vec<Position> },
-    #[error("per-key ordering: group {group} applied the record at {position:?} {count} times")]
+    #[error("per-key ordering: group {group} applied the record at {position} {count} times")]
     AppliedTwice { group: String, position: Position, count: usize },
     #[error("per-key ordering: partition {partition} assigned offsets {offsets:?}, not 0, 1, 2, ... without gaps")]
     OffsetGap { partition: u32, offsets: Vec<u64> },
@@ -33,7 +38,10 @@ pub enum Violation {
     ModelMismatch { group: String, diff: String },
     #[error("model agreement: the model has no view of projection {projection}; add its part to the domain's model")]
     ModelMissing { projection: String },
-    #[error("model agreement: group {group} rejected {got:?}, the model rejects {expected:?}")]
+    #[error(
+        "model agreement: group {group} rejected other records than the model ({}).\n  rejected: {}\n  the model rejects: {}",
+        differences(.expected, .got), Positions(.got), Positions(.expected)
+    )]
     RejectedMismatch { group: String, expected: Vec<Position>, got: Vec<Position> },
     #[error(
         "partition-order independence: {projection}: partition blocks applied in order {order:?} give another view than arrival order {arrival:?}\n{diff}"
@@ -51,6 +59,29 @@ pub enum Violation {
         "no silent divergence: group {group}: the view differs from the model, yet the group did not stop and the history shows no lost or changed record to explain it\n{diff}"
     )]
     SilentDivergence { group: String, diff: String },
+}
+
+/// What `got` has that `expected` lacks and the reverse, counting repeats,
+/// in one phrase: `extra p0@3; missing p1@0..2`, or `the same records in
+/// another order`.
+fn differences(expected: &[Position], got: &[Position]) -> String {
+    let mut balance: std::collections::BTreeMap<Position, i64> = std::collections::BTreeMap::new();
+    for position in got {
+        *balance.entry(*position).or_default() += 1;
+    }
+    for position in expected {
+        *balance.entry(*position).or_default() -= 1;
+    }
+    let repeated = |sign: i64| -> Vec<Position> {
+        balance.iter().flat_map(|(position, &n)| std::iter::repeat_n(*position, (n * sign).max(0) as usize)).collect()
+    };
+    let (extra, missing) = (repeated(1), repeated(-1));
+    match (extra.is_empty(), missing.is_empty()) {
+        (true, true) => "the same records in another order".to_string(),
+        (false, true) => format!("extra {}", Positions(&extra)),
+        (true, false) => format!("missing {}", Positions(&missing)),
+        (false, false) => format!("extra {}; missing {}", Positions(&extra), Positions(&missing)),
+    }
 }
 
 /// A property check over a finished execution.
@@ -347,13 +378,13 @@ fn redelivered_once<R>(group: &str, phase: &PhaseTrace<R>) -> Result<(), Violati
     let fail = |detail: String| Violation::Redelivery { group: group.to_string(), phase: phase.phase, detail };
     let next = &phase.committed;
     if let Some(lost) = crashed.delivered.iter().find(|p| !next.delivered.contains(p)) {
-        return Err(fail(format!("{lost:?} was polled, not committed, and did not come back")));
+        return Err(fail(format!("{lost} was polled, not committed, and did not come back")));
     }
     if let Some(twice) = crashed.applied.iter().find(|p| next.applied.contains(p)) {
-        return Err(fail(format!("{twice:?} was applied before the crash and again after it")));
+        return Err(fail(format!("{twice} was applied before the crash and again after it")));
     }
     if let Some(missed) = crashed.applied.iter().find(|p| !next.duplicates.contains(p)) {
-        return Err(fail(format!("{missed:?} was applied before the crash but not recognised as a duplicate")));
+        return Err(fail(format!("{missed} was applied before the crash but not recognised as a duplicate")));
     }
     Ok(())
 }
@@ -386,6 +417,40 @@ mod tests {
     use crate::domain::{AnyView, Model};
     use crate::example::Counters;
     use crate::verify::execute::{Stop, Trace};
+
+    /// A violation says first what differs, in one sentence, then the
+    /// detail, positions in their compact form.
+    #[test]
+    fn position_violations_say_what_differs_first() {
+        let at = |partition, offset| Position { partition, offset };
+        let poll = Violation::NotOnlyNew {
+            group: "g".into(),
+            phase: 1,
+            expected: vec![at(0, 0), at(0, 1), at(1, 0)],
+            got: vec![at(0, 0), at(0, 1), at(0, 2), at(0, 2)],
+        };
+        assert_eq!(
+            poll.to_string(),
+            "only new events: group g, phase 1: the poll returned 4 records, not exactly the 3 records produced since the last commit (extra p0@2, p0@2; missing p1@0).\n  returned: p0@0..2, p0@2\n  expected: p0@0..1, p1@0"
+        );
+        let order = Violation::KeyOrder {
+            group: "g".into(),
+            key: "k".into(),
+            expected: vec![at(0, 0), at(0, 1)],
+            got: vec![at(0, 1), at(0, 0)],
+        };
+        assert_eq!(
+            order.to_string(),
+            "per-key ordering: group g, key k: its records were not applied as produced (the same records in another order).\n  applied: p0@1, p0@0\n  produced: p0@0..1"
+        );
+        let rejected = Violation::RejectedMismatch { group: "g".into(), expected: vec![at(2, 4)], got: vec![] };
+        assert!(
+            rejected
+                .to_string()
+                .starts_with("model agreement: group g rejected other records than the model (missing p2@4).")
+        );
+        assert_eq!(differences(&[at(0, 0)], &[at(0, 0), at(0, 1)]), "extra p0@1");
+    }
 
     fn trace(group: &str, stopped: Option<Kind>) -> Trace<crate::example::NotAnEvent> {
         Trace {
