@@ -41,9 +41,8 @@ impl fmt::Display for Anomaly {
         }
         write!(f, ": {}", self.detail)?;
         if self.count > 1 {
-            let shown: Vec<String> = self.positions.iter().map(|p| format!("{}/{}", p.partition, p.offset)).collect();
-            write!(f, " ({} positions in all: {}", self.count, shown.join(", "))?;
-            if self.count > shown.len() {
+            write!(f, " ({} positions in all: {}", self.count, crate::record::Positions(&self.positions))?;
+            if self.count > self.positions.len() {
                 write!(f, ", ...")?;
             }
             write!(f, ")")?;
@@ -224,10 +223,9 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!((all[0].kind, all[0].count, all[0].positions.len()), (Kind::LostWrite, 25, MAX_LISTED_POSITIONS));
         assert_eq!(all[0].detail, "first at 0");
-        assert!(all[0].to_string().starts_with("lost-write: first at 0 (25 positions in all: 1/0, 1/1,"), "{}", all[0]);
-        assert!(all[0].to_string().ends_with("1/9, ...)"), "{}", all[0]);
+        assert!(all[0].to_string().starts_with("lost-write: first at 0 (25 positions in all: p1@0..9, ...)"), "{}", all[0]);
         assert_eq!(all[1].to_string(), "duplicate-apply: group \"g\": no position");
-        assert_eq!(all[2].to_string(), "duplicate-apply: group \"h\": two (2 positions in all: 1/7, 1/8)");
+        assert_eq!(all[2].to_string(), "duplicate-apply: group \"h\": two (2 positions in all: p1@7..8)");
     }
 
     #[test]

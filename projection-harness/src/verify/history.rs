@@ -498,9 +498,8 @@ fn trace_anomalies<D: Domain>(
                 let count = applied_count.entry(*position).or_default();
                 *count += 1;
                 if *count == 2 {
-                    anomalies.add(Kind::DuplicateApply, group, &[*position], || {
-                        format!("partition {}, offset {} was applied twice", position.partition, position.offset)
-                    });
+                    anomalies
+                        .add(Kind::DuplicateApply, group, &[*position], || format!("{position} was applied twice"));
                 }
                 let highest = highest_applied.entry(position.partition).or_insert(position.offset);
                 *highest = (*highest).max(position.offset);
@@ -510,10 +509,7 @@ fn trace_anomalies<D: Domain>(
                     && before > index
                 {
                     anomalies.add(Kind::PerKeyReorder, group, &[*position], || {
-                        format!(
-                            "partition {}, offset {} was applied after a later record of its key",
-                            position.partition, position.offset
-                        )
+                        format!("{position} was applied after a later record of its key")
                     });
                 }
                 last_by_key[key] = Some(index);
@@ -554,9 +550,7 @@ fn trace_anomalies<D: Domain>(
     skipped.sort_unstable();
     if let Some(first) = skipped.first() {
         let first = *first;
-        anomalies.add(Kind::SkippedApply, group, &skipped, || {
-            format!("partition {}, offset {} was never applied", first.partition, first.offset)
-        });
+        anomalies.add(Kind::SkippedApply, group, &skipped, || format!("{first} was never applied"));
     }
 }
 
