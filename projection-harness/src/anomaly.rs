@@ -223,7 +223,11 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!((all[0].kind, all[0].count, all[0].positions.len()), (Kind::LostWrite, 25, MAX_LISTED_POSITIONS));
         assert_eq!(all[0].detail, "first at 0");
-        assert!(all[0].to_string().starts_with("lost-write: first at 0 (25 positions in all: p1@0..9, ...)"), "{}", all[0]);
+        assert!(
+            all[0].to_string().starts_with("lost-write: first at 0 (25 positions in all: p1@0..9, ...)"),
+            "{}",
+            all[0]
+        );
         assert_eq!(all[1].to_string(), "duplicate-apply: group \"g\": no position");
         assert_eq!(all[2].to_string(), "duplicate-apply: group \"h\": two (2 positions in all: p1@7..8)");
     }

@@ -6,12 +6,13 @@
 //! broker faults need the mock cluster, so that property always uses one.
 
 use crate::support::proptest_config;
+use event_sourced_cart::anomaly::Kind;
 use event_sourced_cart::cart::generate::case_with;
 use event_sourced_cart::cart::scenario::{run_canonical, run_canonical_on};
 use event_sourced_cart::cart::{Cart, TOPIC, report};
 use event_sourced_cart::log::Log;
 use event_sourced_cart::log::kafka::{DEFAULT_TIMEOUT, KafkaLog, PRODUCER_QUEUE_RECORDS, create_on_mock, unique_topic};
-use event_sourced_cart::record::Position;
+use event_sourced_cart::record::{LogRecord, Position, Positions};
 use event_sourced_cart::text::quoted;
 use event_sourced_cart::verify::check::check_all;
 use event_sourced_cart::verify::{Production, execute};
@@ -137,8 +138,67 @@ fn a_batch_larger_than_the_producer_queue_is_acknowledged_whole_and_in_order() {
     let batch: Vec<(Option<&str>, &str)> = values.iter().map(|v| (Some("k"), v.as_str())).collect();
     let positions = log.append_batch(&batch).expect("appends");
     let expected: Vec<Position> = (0..records as u64).map(|offset| Position { partition: 0, offset }).collect();
-    assert!(positions == expected, "positions out of order or missing");
-    assert_eq!(log.end_offsets().expect("ends"), [records as u64]);
+    assert!(positions == expected, "acknowledged {}, expected {}", Positions(&positions), Positions(&expected));
+    let acknowledged: Vec<(Position, &str)> = positions.into_iter().zip(values.iter().map(String::as_str)).collect();
+    let read = log.consumer("g").expect("a consumer").poll().expect("a poll");
+    assert_read_back(&acknowledged, &read);
+}
+
+/// The read-back check names what it finds (seen failing, not only passing).
+#[test]
+#[should_panic(
+    expected = "lost-write: acknowledged, not read back: p0@1..2 (2 of 4)\ninconsistent-offsets: another record read where an append was acknowledged: p1@0 (1 of 4)"
+)]
+fn the_read_back_check_names_lost_writes_and_changed_records() {
+    let at = |partition, offset| Position { partition, offset };
+    let record = |partition, offset, value: &str| LogRecord {
+        topic: "t".into(),
+        partition,
+        offset,
+        key: None,
+        value: value.into(),
+    };
+    let acknowledged = [(at(0, 0), "a"), (at(0, 1), "b"), (at(0, 2), "c"), (at(1, 0), "d")];
+    assert_read_back(&acknowledged, &[record(0, 0, "a"), record(1, 0, "D")]);
+}
+
+/// Checks a read of a whole topic against what its appends acknowledged,
+/// and fails naming what differs as the history checker names it:
+/// `lost-write` (acknowledged, not in the read), `inconsistent-offsets`
+/// (another record at an acknowledged position), `duplicate` (an
+/// acknowledged record read again at another position), and records no
+/// append acknowledged, each with their positions.
+fn assert_read_back(acknowledged: &[(Position, &str)], read: &[LogRecord]) {
+    let read: std::collections::BTreeMap<Position, &str> =
+        read.iter().map(|r| (r.position(), r.value.as_str())).collect();
+    let acknowledged_at: std::collections::BTreeMap<Position, &str> = acknowledged.iter().copied().collect();
+    let values: std::collections::HashSet<&str> = acknowledged.iter().map(|(_, v)| *v).collect();
+    let lost: Vec<Position> = acknowledged_at.keys().filter(|p| !read.contains_key(p)).copied().collect();
+    let changed: Vec<Position> =
+        acknowledged_at.iter().filter(|(p, v)| read.get(p).is_some_and(|r| r != *v)).map(|(p, _)| *p).collect();
+    let extra = |duplicate: bool| -> Vec<Position> {
+        read.iter()
+            .filter(|(p, v)| !acknowledged_at.contains_key(p) && values.contains(*v) == duplicate)
+            .map(|(p, _)| *p)
+            .collect()
+    };
+    let mut differences = Vec::new();
+    for (what, positions) in [
+        (format!("{}: acknowledged, not read back", Kind::LostWrite), lost),
+        (format!("{}: another record read where an append was acknowledged", Kind::InconsistentOffsets), changed),
+        (format!("{}: an acknowledged record read again at another position", Kind::Duplicate), extra(true)),
+        ("records no append acknowledged".to_string(), extra(false)),
+    ] {
+        if !positions.is_empty() {
+            differences.push(format!(
+                "{what}: {} ({} of {})",
+                Positions(&positions),
+                positions.len(),
+                acknowledged.len()
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "the read differs from the acknowledged appends:\n{}", differences.join("\n"));
 }
 
 /// A broker that is down acknowledges nothing: an append fails by name
@@ -247,19 +307,14 @@ fn batches_from_several_threads_each_get_their_own_acknowledgements() {
             .collect();
         appends.into_iter().map(|append| append.join().expect("an appending thread")).collect()
     });
-    let mut consumer = log.consumer("g").expect("a consumer");
-    let read: std::collections::HashMap<Position, String> = consumer
-        .poll()
-        .expect("a poll")
-        .into_iter()
-        .map(|r| (Position { partition: r.partition, offset: r.offset }, r.value))
+    let acknowledged: Vec<(Position, &str)> = values
+        .iter()
+        .zip(&positions)
+        .flat_map(|(batch, positions)| positions.iter().copied().zip(batch.iter().map(String::as_str)))
         .collect();
-    assert_eq!(read.len(), 1200);
-    for (batch, positions) in values.iter().zip(&positions) {
-        for (value, position) in batch.iter().zip(positions) {
-            assert_eq!(read.get(position), Some(value), "{position:?}");
-        }
-    }
+    assert_eq!(acknowledged.len(), 1200, "every append acknowledged every record of its batch");
+    let read = log.consumer("g").expect("a consumer").poll().expect("a poll");
+    assert_read_back(&acknowledged, &read);
 }
 
 /// A partition count out of range is refused before any broker is asked.
