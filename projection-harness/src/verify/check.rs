@@ -72,10 +72,15 @@ fn differences(expected: &[Position], got: &[Position]) -> String {
     for position in expected {
         *balance.entry(*position).or_default() -= 1;
     }
-    let repeated = |sign: i64| -> Vec<Position> {
-        balance.iter().flat_map(|(position, &n)| std::iter::repeat_n(*position, (n * sign).max(0) as usize)).collect()
-    };
-    let (extra, missing) = (repeated(1), repeated(-1));
+    let (mut extra, mut missing) = (Vec::new(), Vec::new());
+    for (position, &n) in &balance {
+        let times = n.unsigned_abs() as usize;
+        match n.cmp(&0) {
+            std::cmp::Ordering::Greater => extra.extend(std::iter::repeat_n(*position, times)),
+            std::cmp::Ordering::Less => missing.extend(std::iter::repeat_n(*position, times)),
+            std::cmp::Ordering::Equal => {}
+        }
+    }
     match (extra.is_empty(), missing.is_empty()) {
         (true, true) => "the same records in another order".to_string(),
         (false, true) => format!("extra {}", Positions(&extra)),
