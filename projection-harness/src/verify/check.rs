@@ -9,6 +9,7 @@
 
 use super::diff::json_diff;
 use super::execute::{Execution, PhaseTrace, Trace};
+use super::key_ids::KeyIds;
 use super::{FastMap, FastSet};
 use crate::domain::Domain;
 use crate::record::{Position, Positions, sorted_positions as sorted};
@@ -305,41 +306,6 @@ pub fn check_per_key_ordering<D: Domain>(execution: &Execution<D>) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// Small ids for the keys of a history, the absent key included.
-struct KeyIds<'a> {
-    /// The key of each id.
-    names: Vec<Option<&'a str>>,
-    /// The id of each record's key, by record index.
-    of_record: Vec<usize>,
-    /// The id of the absent key.
-    no_key: usize,
-    /// Every id, in key order (no key first): the order violations are
-    /// looked for in.
-    sorted: Vec<usize>,
-}
-
-impl<'a> KeyIds<'a> {
-    fn new(record_keys: impl Iterator<Item = Option<&'a str>>) -> KeyIds<'a> {
-        let mut ids: FastMap<Option<&'a str>, usize> = FastMap::from_iter([(None, 0)]);
-        let mut names = vec![None];
-        let of_record = record_keys
-            .map(|key| {
-                *ids.entry(key).or_insert_with(|| {
-                    names.push(key);
-                    names.len() - 1
-                })
-            })
-            .collect();
-        let mut sorted: Vec<usize> = (0..names.len()).collect();
-        sorted.sort_unstable_by_key(|&id| names[id]);
-        KeyIds { names, of_record, no_key: 0, sorted }
-    }
-
-    fn count(&self) -> usize {
-        self.names.len()
-    }
 }
 
 /// Every group's view equals the model's view of its projection, and every

@@ -228,14 +228,7 @@ fn fold_block_orders<D: Domain>(domain: &D, records: Vec<LogRecord>) -> Vec<Bloc
             })
             .collect(),
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, orders.len().max(1));
-    let per_thread = orders.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let folding: Vec<_> =
-            orders.chunks(per_thread).map(|chunk| scope.spawn(|| chunk.iter().map(fold).collect::<Vec<_>>())).collect();
-        // In order of the chunks, so the result is in `orders`' order.
-        folding.into_iter().flat_map(join_or_resume_panic).collect()
-    })
+    super::parallel::map_on_cores(&orders, true, fold)
 }
 
 /// A scoped thread's result; its panic, if it panicked, goes on in the

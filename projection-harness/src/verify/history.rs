@@ -16,6 +16,7 @@
 //! fixed seed: stable within a process, which is all a run needs).
 
 use super::execute::{Execution, Trace};
+use super::key_ids::KeyIds;
 use super::{FastMap, FastSet};
 use crate::anomaly::{Anomalies, Anomaly, Kind};
 use crate::domain::Domain;
@@ -391,40 +392,19 @@ impl GroupConsumer for RecordingConsumer {
 pub fn projection_anomalies<D: Domain>(execution: &Execution<D>) -> Vec<Anomaly> {
     let produced = ProducedIndex::new(execution);
     let traces: Vec<&Trace<D::Rejection>> = execution.traces().collect();
-    // Each group's applies are judged on their own: the groups are shared
-    // out over the machine's cores (a 1M-record replay has nine groups of
-    // a million applies each), and since every group has its own id the
-    // results never overlap. A small history is judged in place (a thread
-    // costs more than its work).
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = if execution.produced.len() < PARALLEL_FROM_RECORDS { 1 } else { cores };
-    let per_thread = traces.len().div_ceil(threads.clamp(1, traces.len().max(1))).max(1);
-    if per_thread >= traces.len() {
+    // Each group's applies are judged on their own, a large history's
+    // groups shared out over the machine's cores (a 1M-record replay has
+    // nine groups of a million applies each); every group has its own id,
+    // so the results never overlap.
+    let parallel = execution.produced.len() >= PARALLEL_FROM_RECORDS;
+    let mut anomalies: Vec<Anomaly> = super::parallel::map_on_cores(&traces, parallel, |trace| {
         let mut anomalies = Anomalies::default();
-        for trace in traces {
-            trace_anomalies(execution, &produced, trace, &mut anomalies);
-        }
-        return anomalies.into_vec();
-    }
-    let mut anomalies: Vec<Anomaly> = std::thread::scope(|scope| {
-        let judging: Vec<_> = traces
-            .chunks(per_thread)
-            .map(|chunk| {
-                let produced = &produced;
-                scope.spawn(move || {
-                    let mut anomalies = Anomalies::default();
-                    for trace in chunk {
-                        trace_anomalies(execution, produced, trace, &mut anomalies);
-                    }
-                    anomalies.into_vec()
-                })
-            })
-            .collect();
-        judging
-            .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    });
+        trace_anomalies(execution, &produced, trace, &mut anomalies);
+        anomalies.into_vec()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     anomalies.sort_by(|a, b| (a.kind, &a.group).cmp(&(b.kind, &b.group)));
     anomalies
 }
@@ -456,17 +436,9 @@ impl ProducedIndex {
                 reused.insert(*position);
             }
         }
-        let mut ids: FastMap<Option<&str>, usize> = FastMap::default();
-        let key_ids = execution
-            .produced
-            .iter()
-            .map(|(_, record)| {
-                let next = ids.len();
-                *ids.entry(record.key.as_deref()).or_insert(next)
-            })
-            .collect();
+        let keys = KeyIds::new(execution.produced.iter().map(|(_, record)| record.key.as_deref()));
         let rejected = execution.model.rejected.iter().copied().collect();
-        ProducedIndex { index, reused, rejected, key_ids, keys: ids.len() }
+        ProducedIndex { index, reused, rejected, keys: keys.count(), key_ids: keys.of_record }
     }
 }
 

@@ -13,6 +13,8 @@ pub mod diff;
 pub mod execute;
 pub mod generate;
 pub mod history;
+mod key_ids;
+mod parallel;
 pub mod replay;
 pub mod replay_file;
 pub mod schedule;
