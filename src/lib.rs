@@ -9,7 +9,7 @@
 
 pub use projection_harness::{
     anomaly, cli, crash, domain, durable, log, progress, projector, record, runner, scratch, settings, store, text,
-    verify,
+    timeline, verify,
 };
 
 pub mod cart;

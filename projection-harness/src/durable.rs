@@ -62,6 +62,24 @@ impl CheckpointError {
             }
         }
     }
+
+    /// The positions it is about, listed and counted as
+    /// [`RunError::involved`] does: the records the store would skip, the
+    /// records it applied that the log no longer holds, or the rewritten
+    /// record.
+    pub fn involved(&self) -> (Vec<crate::record::Position>, usize) {
+        use crate::runner::listed;
+        match self {
+            CheckpointError::Store(_) => (Vec::new(), 0),
+            CheckpointError::OffsetsAhead { partition, stored_next, delivered_from, .. } => {
+                listed(*partition, *stored_next, *delivered_from)
+            }
+            CheckpointError::LogWentBackwards { partition, log_end, stored_next, .. } => {
+                listed(*partition, *log_end, *stored_next)
+            }
+            CheckpointError::LogRewritten { partition, offset, .. } => listed(*partition, *offset, offset + 1),
+        }
+    }
 }
 
 impl From<StoreError> for RunError {

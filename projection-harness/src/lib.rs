@@ -93,4 +93,5 @@ pub mod settings;
 #[cfg(feature = "sqlite")]
 pub mod store;
 pub mod text;
+pub mod timeline;
 pub mod verify;

@@ -93,6 +93,9 @@ pub struct Failure {
     pub replay_file: Result<PathBuf, String>,
     /// The command that replays it.
     pub reproduce: String,
+    /// Its timeline page ([`crate::timeline`]), beside the replay file, or
+    /// why there is none.
+    pub page: Result<PathBuf, String>,
 }
 
 impl fmt::Display for Failure {
@@ -107,8 +110,12 @@ impl fmt::Display for Failure {
         )?;
         writeln!(f, "{}", self.message)?;
         match &self.replay_file {
-            Ok(path) => write!(f, "case written to {}; reproduce with: {}", crate::text::path(path), self.reproduce),
-            Err(e) => write!(f, "could not write the replay file ({e}); the case is {:?}", self.case),
+            Ok(path) => write!(f, "case written to {}; reproduce with: {}", crate::text::path(path), self.reproduce)?,
+            Err(e) => write!(f, "could not write the replay file ({e}); the case is {:?}", self.case)?,
+        }
+        match &self.page {
+            Ok(path) => write!(f, "\nits timeline page: {}", crate::text::path(path)),
+            Err(e) => write!(f, "\nno timeline page: {e}"),
         }
     }
 }
@@ -247,7 +254,43 @@ impl<D: Domain> Properties<D> {
         let file = replay_file.as_ref().map_or_else(|_| "FILE".to_string(), |p| crate::text::path(p));
         let flag = if runner == Runner::Durable { " --durable" } else { "" };
         let reproduce = format!("{} replay {file}{flag}", self.reproduce);
-        Failure { property, runner, message, case, replay_file, reproduce }
+        let page = match &replay_file {
+            Ok(path) => self.write_page(property, runner, &case, &path.with_extension("html"), &reproduce),
+            Err(_) => Err("the replay file could not be written".into()),
+        };
+        Failure { property, runner, message, case, replay_file, reproduce, page }
+    }
+
+    /// Runs `case` once more on `runner` and writes its timeline page to
+    /// `path` (the run is deterministic: it fails as it did).
+    fn write_page(
+        &self,
+        property: &str,
+        runner: Runner,
+        case: &Case,
+        path: &std::path::Path,
+        reproduce: &str,
+    ) -> Result<PathBuf, String> {
+        let execution = match runner {
+            Runner::InMemory => run(&Production(self.domain.clone()), case),
+            #[cfg(feature = "sqlite")]
+            Runner::Durable => {
+                let store = scratch_dir().map_err(|e| format!("no scratch directory: {e}"))?;
+                let durable =
+                    crate::verify::Durable { domain: self.domain.clone(), store: store.path().join("views.sqlite") };
+                run(&durable, case)
+            }
+            #[cfg(not(feature = "sqlite"))]
+            Runner::Durable => return Err("the durable runner needs the `sqlite` feature".into()),
+        }
+        .map_err(|(_, _, message)| message)?;
+        let violations = crate::verify::check::check_all(&execution);
+        crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
+            .title(&format!("property {property}, {runner} runner"))
+            .replay_command(reproduce)
+            .write(path)
+            .map_err(|e| format!("cannot write {} ({e})", crate::text::path(path)))?;
+        Ok(path.to_path_buf())
     }
 
     fn setup_failure(&self, message: String) -> Box<Failure> {
@@ -261,6 +304,7 @@ impl<D: Domain> Properties<D> {
             },
             replay_file: Err("no case was run".into()),
             reproduce: String::new(),
+            page: Err("no case was run".into()),
         })
     }
 }

@@ -171,6 +171,29 @@ impl RunError {
             RunError::Log(_) | RunError::NotRebuildable(_) => None,
         }
     }
+
+    /// The positions the error is about (the damaged record, the records a
+    /// gap leaves out, the record a projection panicked on): the first
+    /// [`crate::anomaly::MAX_LISTED_POSITIONS`], and how many in all. What
+    /// a report lists and highlights.
+    pub fn involved(&self) -> (Vec<Position>, usize) {
+        match self {
+            RunError::Log(LogError::Damaged { partition, offset, .. })
+            | RunError::ProjectionPanicked { partition, offset, .. } => listed(*partition, *offset, offset + 1),
+            RunError::Gap { partition, expected, got, .. } => listed(*partition, *expected, *got),
+            #[cfg(feature = "sqlite")]
+            RunError::Checkpoint(error) => error.involved(),
+            RunError::Log(_) | RunError::NotRebuildable(_) => (Vec::new(), 0),
+        }
+    }
+}
+
+/// Offsets `from..to` of `partition`: the first
+/// [`crate::anomaly::MAX_LISTED_POSITIONS`] and how many in all.
+pub(crate) fn listed(partition: u32, from: u64, to: u64) -> (Vec<Position>, usize) {
+    let positions =
+        (from..to).take(crate::anomaly::MAX_LISTED_POSITIONS).map(|offset| Position { partition, offset }).collect();
+    (positions, usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX))
 }
 
 /// The interface the harness drives: one consumer group, one projection.

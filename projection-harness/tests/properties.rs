@@ -146,5 +146,15 @@ fn a_planted_bug_is_caught_shrunk_to_one_record_and_written_as_a_replay_file() {
     assert_eq!(file.schedule.as_ref(), Some(&failure.case.schedule));
     let shown = failure.to_string();
     assert!(shown.starts_with("property model_agreement failed with the in-memory runner"), "{shown}");
-    assert!(shown.ends_with(&format!("reproduce with: cargo run -p counters -- replay {}", path.display())), "{shown}");
+    assert!(
+        shown.contains(&format!("reproduce with: cargo run -p counters -- replay {}\n", path.display())),
+        "{shown}"
+    );
+    let page = failure.page.as_ref().expect("a timeline page");
+    assert_eq!(page, &path.with_extension("html"), "beside the replay file");
+    assert!(shown.ends_with(&format!("its timeline page: {}", page.display())), "{shown}");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("model agreement: group totals-incremental: the view differs from the model"), "{html}");
+    assert!(html.contains(&format!("cargo run -p counters -- replay {}", path.display())), "the replay command");
+    assert!(html.contains("<td class=\"del\">  &quot;a0&quot;: -1</td>"), "the model's view entry is marked: {html}");
 }

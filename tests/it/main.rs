@@ -29,3 +29,4 @@ mod runner;
 mod soak;
 mod state_machine;
 mod support;
+mod timeline;

@@ -90,6 +90,13 @@ fn a_planted_bug_is_found_shrunk_saved_and_replayed() {
     assert!(failure.events <= 8, "shrunk: {failure:?}");
     assert!(failure.replay.contains("replay"), "{}", failure.replay);
     let file = failure.file.as_ref().expect("a replay file");
+    for failure in &summary.failures {
+        let page = failure.page.as_ref().expect("every failure has its timeline page");
+        assert_eq!(page, &failure.file.as_ref().unwrap().with_extension("html"), "beside its replay file");
+        let html = std::fs::read_to_string(page).unwrap();
+        assert!(html.contains(&format!("Seed <code>3</code>, case <code>{}</code>", failure.case)), "{html}");
+        assert!(html.contains("<h1 class=\"fail\">"), "the page shows the failure: {html}");
+    }
     let loaded = replay::load(&Cart, file).unwrap();
     let schedule = loaded.schedule.clone().unwrap();
     let (_dir, mut log) = scratch_log(schedule.partitions());

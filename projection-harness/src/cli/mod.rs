@@ -150,8 +150,9 @@ impl<D: Domain> App<D> {
                 Some(job) => self.main(job, cli.data_dir.as_deref(), cli.partitions, cli.kafka.as_deref()),
                 None => emit(&self.command().render_help().to_string(), Exit::BadInput),
             },
-            Some(Command::Replay { file, partitions, split_at, json, send_each, durable, kafka }) => {
-                self.replay(&file, partitions, &split_at, json, ReplayRun { send_each, durable, kafka })
+            Some(Command::Replay { file, partitions, split_at, json, send_each, durable, kafka, html }) => {
+                let page = html.map(|path| (path, output::replay_command(args)));
+                self.replay(&file, partitions, &split_at, json, ReplayRun { send_each, durable, kafka }, page)
             }
             Some(Command::Append { file, data_dir, partitions, chunk, kafka }) => {
                 self.append(&file, data_dir.as_deref(), partitions, chunk, kafka.as_deref())
@@ -245,7 +246,17 @@ impl<D: Domain> App<D> {
         emit(&report, verdict)
     }
 
-    fn replay(&self, path: &Path, partitions: Option<u32>, split_at: &[usize], json: bool, run: ReplayRun) -> Exit {
+    /// `page`: where to write the timeline page, and the command that
+    /// replays the file (shown on it).
+    fn replay(
+        &self,
+        path: &Path,
+        partitions: Option<u32>,
+        split_at: &[usize],
+        json: bool,
+        run: ReplayRun,
+        page: Option<(PathBuf, String)>,
+    ) -> Exit {
         if run.kafka.is_some() && !cfg!(feature = "kafka") {
             return fail(json, Exit::BadInput, LogError::KafkaNotBuilt.to_string());
         }
@@ -278,7 +289,20 @@ impl<D: Domain> App<D> {
             Ok(verdict) => verdict,
             Err(e) => return fail(json, Exit::LogFailed, e),
         };
-        let text = if json {
+        if let Some((page_path, command)) = &page {
+            let written = crate::timeline::Timeline::new(&verdict.execution, &schedule, &verdict.violations)
+                .title(&path.to_string_lossy())
+                .replay_command(command)
+                .write(page_path);
+            if let Err(e) = written {
+                let message = format!(
+                    "cannot write the timeline page to {} ({e}); give --html a path in a writable directory",
+                    crate::text::path(page_path)
+                );
+                return fail(json, Exit::BadInput, message);
+            }
+        }
+        let mut text = if json {
             match replay_report::json_report(&file, &schedule, &verdict) {
                 Ok(text) => text,
                 Err(e) => return fail(json, Exit::LogFailed, format!("the replay report does not serialize ({e})")),
@@ -286,6 +310,9 @@ impl<D: Domain> App<D> {
         } else {
             replay_report::text_report(&file, &schedule, &verdict, self.view_text)
         };
+        if let (Some((page_path, _)), false) = (&page, json) {
+            text.push_str(&format!("Timeline page: {}\n", crate::text::path(page_path)));
+        }
         emit(&text, verdict.exit())
     }
 
@@ -630,6 +657,12 @@ enum Command {
         /// deleted afterwards (builds with `--features kafka`).
         #[arg(long, value_name = "HOST:PORT", conflicts_with = "send_each", value_parser = bootstrap_arg, hide = !cfg!(feature = "kafka"))]
         kafka: Option<String>,
+        /// Also write the run's timeline page to OUT: one self-contained
+        /// HTML file showing each partition's records, each group's polls
+        /// and commits, the faults, what the checker found (lit in the
+        /// lanes) and the views that differ.
+        #[arg(long, value_name = "OUT", value_parser = path_arg())]
+        html: Option<PathBuf>,
     },
     /// Append the records of an events file (either replay format) to the
     /// log in DIR, creating it if needed, or to the domain's topic on a

@@ -104,3 +104,51 @@ pub fn exit_for(error: &LogError) -> Exit {
         | LogError::BadLayout { .. } => Exit::LogFailed,
     }
 }
+
+/// The command line that replays a file, for its timeline page: `args`
+/// as a shell would need them (each quoted unless plain), without the
+/// `--html` option that wrote the page.
+pub fn replay_command(args: &[std::ffi::OsString]) -> String {
+    let mut words = Vec::with_capacity(args.len());
+    let mut skip_value = false;
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg == "--html" {
+            skip_value = true;
+            continue;
+        }
+        if arg.starts_with("--html=") {
+            continue;
+        }
+        words.push(shell_word(&arg));
+    }
+    words.join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as is when it holds only
+/// characters no shell treats specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '=' | ':' | '@' | ',' | '+'));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::replay_command;
+
+    #[test]
+    fn the_replay_command_drops_the_page_option_and_quotes_what_a_shell_would_split() {
+        let args: Vec<std::ffi::OsString> =
+            ["bin", "replay", "my file's.jsonl", "--html", "out.html", "--durable", "--html=x.html"]
+                .iter()
+                .map(Into::into)
+                .collect();
+        assert_eq!(replay_command(&args), "bin replay 'my file'\\''s.jsonl' --durable");
+    }
+}

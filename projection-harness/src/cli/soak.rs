@@ -116,6 +116,9 @@ pub fn text_report(options: &Options, summary: &Summary) -> String {
             failure.events
         );
         let _ = writeln!(out, "    replay: {}", failure.replay);
+        if let Some(page) = &failure.page {
+            let _ = writeln!(out, "    page: {}", crate::text::path(page));
+        }
     }
     let counts = |map: &std::collections::BTreeMap<String, u64>| {
         if map.is_empty() {

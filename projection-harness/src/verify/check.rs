@@ -53,7 +53,7 @@ pub enum Violation {
     )]
     LateGroupMismatch { projection: String, joined: usize, diff: String },
     #[error("redelivery: group {group}, phase {phase}: {detail}")]
-    Redelivery { group: String, phase: usize, detail: String },
+    Redelivery { group: String, phase: usize, position: Position, detail: String },
     #[error("history: {0}")]
     Anomaly(crate::anomaly::Anomaly),
     #[error(
@@ -62,10 +62,9 @@ pub enum Violation {
     SilentDivergence { group: String, diff: String },
 }
 
-/// What `got` has that `expected` lacks and the reverse, counting repeats,
-/// in one phrase: `extra p0@3; missing p1@0..2`, or `the same records in
-/// another order`.
-fn differences(expected: &[Position], got: &[Position]) -> String {
+/// What `got` has that `expected` lacks (extra) and the reverse
+/// (missing), counting repeats, each in (partition, offset) order.
+pub(crate) fn extra_and_missing(expected: &[Position], got: &[Position]) -> (Vec<Position>, Vec<Position>) {
     let mut balance: std::collections::BTreeMap<Position, i64> = std::collections::BTreeMap::new();
     for position in got {
         *balance.entry(*position).or_default() += 1;
@@ -82,11 +81,79 @@ fn differences(expected: &[Position], got: &[Position]) -> String {
             std::cmp::Ordering::Equal => {}
         }
     }
+    (extra, missing)
+}
+
+/// [`extra_and_missing`] in one phrase: `extra p0@3; missing p1@0..2`, or
+/// `the same records in another order`.
+fn differences(expected: &[Position], got: &[Position]) -> String {
+    let (extra, missing) = extra_and_missing(expected, got);
     match (extra.is_empty(), missing.is_empty()) {
         (true, true) => "the same records in another order".to_string(),
         (false, true) => format!("extra {}", Positions(&extra)),
         (true, false) => format!("missing {}", Positions(&missing)),
         (false, false) => format!("extra {}; missing {}", Positions(&extra), Positions(&missing)),
+    }
+}
+
+/// The records that differ: extra and missing ones, or all of `got` when
+/// only their order differs.
+fn differing(expected: &[Position], got: &[Position]) -> Vec<Position> {
+    let (mut extra, missing) = extra_and_missing(expected, got);
+    if extra.is_empty() && missing.is_empty() {
+        return got.to_vec();
+    }
+    extra.extend(missing);
+    extra.sort();
+    extra.dedup();
+    extra
+}
+
+impl Violation {
+    /// The property it breaks, as its message names it (`only new
+    /// events`, `model agreement`, ...).
+    pub fn property(&self) -> &'static str {
+        match self {
+            Violation::SplitMismatch { .. } => "split equivalence",
+            Violation::NotOnlyNew { .. } => "only new events",
+            Violation::KeyOrder { .. } | Violation::AppliedTwice { .. } | Violation::OffsetGap { .. } => {
+                "per-key ordering"
+            }
+            Violation::ModelMismatch { .. } | Violation::ModelMissing { .. } | Violation::RejectedMismatch { .. } => {
+                "model agreement"
+            }
+            Violation::PartitionOrder { .. } => "partition-order independence",
+            Violation::LateGroupMismatch { .. } => "late group",
+            Violation::Redelivery { .. } => "redelivery",
+            Violation::Anomaly(_) => "history",
+            Violation::SilentDivergence { .. } => "no silent divergence",
+        }
+    }
+
+    /// The records it is about, in (partition, offset) order: those that
+    /// differ from what was expected, the record applied twice or not
+    /// redelivered, the offsets out of place, the anomaly's. Empty for a
+    /// violation about views.
+    pub fn positions(&self) -> Vec<Position> {
+        match self {
+            Violation::NotOnlyNew { expected, got, .. }
+            | Violation::KeyOrder { expected, got, .. }
+            | Violation::RejectedMismatch { expected, got, .. } => differing(expected, got),
+            Violation::AppliedTwice { position, .. } | Violation::Redelivery { position, .. } => vec![*position],
+            Violation::OffsetGap { partition, offsets } => offsets
+                .iter()
+                .enumerate()
+                .filter(|(i, offset)| **offset != *i as u64)
+                .map(|(_, offset)| Position { partition: *partition, offset: *offset })
+                .collect(),
+            Violation::Anomaly(anomaly) => sorted(&anomaly.positions),
+            Violation::SplitMismatch { .. }
+            | Violation::ModelMismatch { .. }
+            | Violation::ModelMissing { .. }
+            | Violation::PartitionOrder { .. }
+            | Violation::LateGroupMismatch { .. }
+            | Violation::SilentDivergence { .. } => Vec::new(),
+        }
     }
 }
 
@@ -346,16 +413,21 @@ pub fn check_redelivery<D: Domain>(execution: &Execution<D>) -> Result<(), Viola
 
 fn redelivered_once<R>(group: &str, phase: &PhaseTrace<R>) -> Result<(), Violation> {
     let Some(crashed) = &phase.crashed else { return Ok(()) };
-    let fail = |detail: String| Violation::Redelivery { group: group.to_string(), phase: phase.phase, detail };
+    let fail = |position: &Position, detail: String| Violation::Redelivery {
+        group: group.to_string(),
+        phase: phase.phase,
+        position: *position,
+        detail: format!("{position} {detail}"),
+    };
     let next = &phase.committed;
     if let Some(lost) = crashed.delivered.iter().find(|p| !next.delivered.contains(p)) {
-        return Err(fail(format!("{lost} was polled, not committed, and did not come back")));
+        return Err(fail(lost, "was polled, not committed, and did not come back".into()));
     }
     if let Some(twice) = crashed.applied.iter().find(|p| next.applied.contains(p)) {
-        return Err(fail(format!("{twice} was applied before the crash and again after it")));
+        return Err(fail(twice, "was applied before the crash and again after it".into()));
     }
     if let Some(missed) = crashed.applied.iter().find(|p| !next.duplicates.contains(p)) {
-        return Err(fail(format!("{missed} was applied before the crash but not recognised as a duplicate")));
+        return Err(fail(missed, "was applied before the crash but not recognised as a duplicate".into()));
     }
     Ok(())
 }
@@ -430,7 +502,13 @@ mod tests {
             phases: Vec::new(),
             view: AnyView::new(0u32),
             rejected: Vec::new(),
-            stopped: stopped.map(|anomaly| Stop { phase: 0, anomaly, message: String::new() }),
+            stopped: stopped.map(|anomaly| Stop {
+                phase: 0,
+                anomaly,
+                message: String::new(),
+                positions: Vec::new(),
+                count: 0,
+            }),
         }
     }
 

@@ -128,6 +128,10 @@ pub struct Stop {
     pub anomaly: crate::anomaly::Kind,
     /// The runner's error message.
     pub message: String,
+    /// The records it stopped at, the first ones ([`RunError::involved`]).
+    pub positions: Vec<Position>,
+    /// How many records it stopped at in all (0 when it does not say).
+    pub count: usize,
 }
 
 /// A fault a phase injected, and what the log says it did.
@@ -257,19 +261,25 @@ impl<S: System> Driven<S> {
         if self.stopped.is_some() {
             return Ok(());
         }
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_phase(log, index, phase, produced)))
-                .unwrap_or_else(|panic| {
-                    Err(RunError::ProjectionPanicked {
-                        group: crate::text::quoted(self.runner.group_id()),
-                        partition: 0,
-                        offset: 0,
-                        message: crate::text::quoted(&crate::runner::panic_message(panic.as_ref())),
-                    })
-                });
+        let (outcome, escaped) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.try_phase(log, index, phase, produced)
+        })) {
+            Ok(outcome) => (outcome, false),
+            Err(panic) => {
+                let error = RunError::ProjectionPanicked {
+                    group: crate::text::quoted(self.runner.group_id()),
+                    partition: 0,
+                    offset: 0,
+                    message: crate::text::quoted(&crate::runner::panic_message(panic.as_ref())),
+                };
+                (Err(error), true)
+            }
+        };
         match outcome {
             Err(error) if let Some(anomaly) = error.anomaly() => {
-                self.stopped = Some(Stop { phase: index, anomaly, message: error.to_string() });
+                // A panic that escaped the runner says not which record.
+                let (positions, count) = if escaped { (Vec::new(), 0) } else { error.involved() };
+                self.stopped = Some(Stop { phase: index, anomaly, message: error.to_string(), positions, count });
                 // The consumer may be mid-phase; a stopped group holds none.
                 self.runner.release_consumer()
             }

@@ -452,8 +452,9 @@ fn trace_anomalies<D: Domain>(
     let ProducedIndex { index: produced_index, reused, rejected, key_ids, keys } = produced;
     let group = Some(trace.group_id.as_str());
     if let Some(stop) = &trace.stopped {
-        anomalies
-            .add(stop.anomaly, group, &[], || format!("the runner stopped in phase {}: {}", stop.phase, stop.message));
+        anomalies.add_counted(stop.anomaly, group, &stop.positions, stop.count, || {
+            format!("the runner stopped in phase {}: {}", stop.phase, stop.message)
+        });
     }
     let mut applied_count: FastMap<Position, usize> =
         FastMap::with_capacity_and_hasher(execution.produced.len(), Default::default());
@@ -754,7 +755,13 @@ mod tests {
             }],
             view: AnyView::new(0u32),
             rejected: Vec::new(),
-            stopped: stopped.then(|| Stop { phase: 0, anomaly: Kind::PollSkip, message: "stopped".into() }),
+            stopped: stopped.then(|| Stop {
+                phase: 0,
+                anomaly: Kind::PollSkip,
+                message: "stopped".into(),
+                positions: Vec::new(),
+                count: 0,
+            }),
         };
         Execution {
             produced,

@@ -142,6 +142,9 @@ pub struct Failure {
     pub file: Option<PathBuf>,
     /// The command that replays it (or why there is none).
     pub replay: String,
+    /// Its timeline page ([`crate::timeline`]), beside the replay file,
+    /// if it could be written.
+    pub page: Option<PathBuf>,
 }
 
 /// One case's verdict.
@@ -213,6 +216,32 @@ pub fn evaluate<S: System>(
     Ok(execution.anomalies.iter().map(|a| a.kind).collect())
 }
 
+/// Runs `case` once more (runs are deterministic: it fails as it did) and
+/// writes its timeline page to `path`, with every violation `checks` find.
+fn write_page<S: System>(
+    make_system: &(dyn Fn(&Path) -> S + Sync),
+    checks: &[(&'static str, Check<S::Domain>)],
+    case: &Case,
+    path: &Path,
+    title: &str,
+    replay: &str,
+    (seed, index): (u64, u64),
+) -> Option<PathBuf> {
+    let dir = crate::settings::scratch_dir().ok()?;
+    let system = make_system(dir.path());
+    let mut log =
+        MerkqlLog::create(&dir.path().join("log"), system.domain().topic(), case.schedule.partitions()).ok()?;
+    let execution = execute(&system, &case.history, &case.schedule, &mut log).ok()?;
+    let violations: Vec<_> = checks.iter().filter_map(|(_, check)| check(&execution).err()).collect();
+    crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
+        .title(title)
+        .replay_command(replay)
+        .case(seed, index)
+        .write(path)
+        .ok()?;
+    Some(path.to_path_buf())
+}
+
 /// Case `index`: drawn, run, and on failure shrunk and saved.
 fn run_case<S: System>(
     plan: &Plan,
@@ -239,6 +268,7 @@ fn run_case<S: System>(
             } else {
                 save(
                     plan,
+                    (make_system, checks),
                     &case,
                     index,
                     property.clone(),
@@ -275,11 +305,22 @@ fn shrink_and_save<S: System>(
         // The failure did not recur (a flaky system): keep the original.
         _ => (original, format!("{property}: failed once, did not fail again when re-run")),
     };
-    save(plan, &case, index, property, violation)
+    save(plan, (make_system, checks), &case, index, property, violation)
 }
 
-/// Writes `case` into the plan's output directory and says how to replay it.
-fn save(plan: &Plan, case: &Case, index: u64, property: String, violation: String) -> Failure {
+/// How a failed case is run again for its page: the system and the checks.
+type Rerun<'a, S> = (&'a (dyn Fn(&Path) -> S + Sync), &'a [(&'static str, Check<<S as System>::Domain>)]);
+
+/// Writes `case` into the plan's output directory with its timeline page,
+/// and says how to replay it.
+fn save<S: System>(
+    plan: &Plan,
+    (make_system, checks): Rerun<'_, S>,
+    case: &Case,
+    index: u64,
+    property: String,
+    violation: String,
+) -> Failure {
     let name = format!("soak-{:016x}-{index}.jsonl", plan.seed);
     let written = std::fs::create_dir_all(&plan.out)
         .and_then(|()| std::fs::write(plan.out.join(&name), render(&case.history, &case.schedule)))
@@ -293,7 +334,11 @@ fn save(plan: &Plan, case: &Case, index: u64, property: String, violation: Strin
         }
         Err(e) => (None, format!("the replay file could not be written to {}: {e}", crate::text::path(&plan.out))),
     };
-    Failure { case: index, property, violation, events: case.history.len(), file, replay }
+    let page = file.as_ref().and_then(|file| {
+        let title = format!("soak case {index}, property {property}");
+        write_page(make_system, checks, case, &file.with_extension("html"), &title, &replay, (plan.seed, index))
+    });
+    Failure { case: index, property, violation, events: case.history.len(), file, replay, page }
 }
 
 /// SHA-256 of the case index, the case's records and schedule, and the
