@@ -9,6 +9,7 @@ CHECKS is a comma-separated list of what the page must also show:
   diff     the first pair of views, opened if folded, shows differing lines
   hostile  the injected <script> and <img onerror> text is displayed as text
 
+The browser is Debian's chromium, or the one the CHROMIUM variable names.
 Every page must load with no console error, no page error, no dialog, no
 request but its own file, and no script, image, frame or link element; the
 injected scripts must not have run (window.__pwned stays unset). A
@@ -16,6 +17,7 @@ full-page screenshot of each goes to SHOTS_DIR. Exits 1 on the first page
 that fails, naming the page and the check.
 """
 
+import os
 import pathlib
 import shutil
 import sys
@@ -24,7 +26,7 @@ import time
 from playwright.sync_api import sync_playwright
 
 LIT = "rgb(255, 213, 79)"  # --lit in the page's style
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 class PageFailed(Exception):
