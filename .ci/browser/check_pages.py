@@ -61,11 +61,11 @@ def check_lit(page):
     )
     for other in others:
         other_number = other.removeprefix("focus-")
-        if page.locator(f'[data-f~="{other_number}"]').count() == 0:
+        if page.locator(f'td [data-f~="{other_number}"]').count() == 0:
             continue
         page.click(f'label[for="{other}"]')
-        require(lit_count(page, f'[data-f~="{other_number}"]') > 0, f"choosing finding {other_number} lights nothing")
-        only_first = f'[data-f~="{number}"]:not([data-f~="{other_number}"])'
+        require(lit_count(page, f'td [data-f~="{other_number}"]') > 0, f"choosing finding {other_number} lights nothing")
+        only_first = f'td [data-f~="{number}"]:not([data-f~="{other_number}"])'
         require(lit_count(page, only_first) == 0, f"finding {number} stays lit after choosing {other_number}")
         page.click(f'label[for="{checked}"]')
         break

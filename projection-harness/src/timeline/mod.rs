@@ -174,15 +174,18 @@ fn default_focus(findings: &[Finding]) -> Option<usize> {
         .or(if findings.is_empty() { None } else { Some(0) })
 }
 
-/// One rule per finding: when its radio button is checked, what carries
-/// its number is lit; `all` lights every finding's.
+/// One rule per finding: when its radio button is checked, the records,
+/// positions and steps that carry its number are lit, and the lanes of
+/// the groups it concerns are marked; `all` lights every finding's.
 fn highlight_rules(page: &mut Page, count: usize) {
+    let lit = "{background:var(--lit);outline:2px solid var(--lit-edge)}";
+    let lane = "{background:var(--lane);box-shadow:inset 5px 0 0 var(--lit-edge)}";
     for i in 0..count {
-        page.format(format_args!(
-            "body:has(#focus-{i}:checked) [data-f~=\"{i}\"]{{background:var(--lit);outline:2px solid var(--lit-edge)}}"
-        ));
+        page.format(format_args!("body:has(#focus-{i}:checked) td [data-f~=\"{i}\"]{lit}"));
+        page.format(format_args!("body:has(#focus-{i}:checked) th[data-f~=\"{i}\"]{lane}"));
     }
-    page.markup("body:has(#focus-all:checked) [data-f]{background:var(--lit);outline:2px solid var(--lit-edge)}");
+    page.format(format_args!("body:has(#focus-all:checked) td [data-f]{lit}"));
+    page.format(format_args!("body:has(#focus-all:checked) th[data-f]{lane}"));
 }
 
 fn write_findings(page: &mut Page, findings: &[Finding], focus: Option<usize>) {
