@@ -14,6 +14,10 @@ pub const MAX_PAIRS: usize = 12;
 /// Equal lines kept on each side of a change; longer equal runs fold.
 const CONTEXT_LINES: usize = 3;
 
+/// Rows drawn for one pair; the rest are counted (a stopped group's view
+/// of a big history differs from the model's in thousands of lines).
+pub const MAX_ROWS_PER_PAIR: usize = 400;
+
 /// Two views to compare, and why they are compared.
 pub struct Pair<'a> {
     pub left_name: String,
@@ -151,7 +155,8 @@ pub fn write(page: &mut Page, pairs: &[Pair<'_>]) {
 }
 
 /// The rows of two texts aligned by a line diff: equal lines side by
-/// side, removed lines left, added lines right, changed lines paired.
+/// side, removed lines left, added lines right, changed lines paired; at
+/// most [`MAX_ROWS_PER_PAIR`], then a count of the lines left out.
 fn side_by_side(page: &mut Page, left: &str, right: &str) {
     let old: Vec<&str> = left.lines().collect();
     let new: Vec<&str> = right.lines().collect();
@@ -160,6 +165,7 @@ fn side_by_side(page: &mut Page, left: &str, right: &str) {
             "<tr class=\"same\"><td></td><td colspan=\"2\">the two views are unequal but print the same JSON</td></tr>",
         );
     }
+    let mut rows = Rows { page, drawn: 0, left_out: 0 };
     let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new);
     let last = ops.len().saturating_sub(1);
     for (index, op) in ops.iter().enumerate() {
@@ -169,50 +175,116 @@ fn side_by_side(page: &mut Page, left: &str, right: &str) {
                 let keep_head = if index == 0 { 0 } else { CONTEXT_LINES };
                 let keep_tail = if index == last { 0 } else { CONTEXT_LINES };
                 if len > keep_head + keep_tail + 1 {
-                    lines[..keep_head].iter().for_each(|line| same_row(page, line));
-                    page.format(format_args!(
-                        "<tr class=\"fold\"><td></td><td colspan=\"2\">… {} equal lines …</td></tr>",
-                        len - keep_head - keep_tail
-                    ));
-                    lines[len - keep_tail..].iter().for_each(|line| same_row(page, line));
+                    lines[..keep_head].iter().for_each(|line| rows.same(line));
+                    rows.fold(len - keep_head - keep_tail);
+                    lines[len - keep_tail..].iter().for_each(|line| rows.same(line));
                 } else {
-                    lines.iter().for_each(|line| same_row(page, line));
+                    lines.iter().for_each(|line| rows.same(line));
                 }
             }
             similar::DiffOp::Delete { old_index, old_len, .. } => {
                 for line in &old[old_index..old_index + old_len] {
-                    changed_row(page, Some(line), None);
+                    rows.changed(Some(line), None);
                 }
             }
             similar::DiffOp::Insert { new_index, new_len, .. } => {
                 for line in &new[new_index..new_index + new_len] {
-                    changed_row(page, None, Some(line));
+                    rows.changed(None, Some(line));
                 }
             }
             similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
                 for row in 0..old_len.max(new_len) {
                     let left = (row < old_len).then(|| old[old_index + row]);
                     let right = (row < new_len).then(|| new[new_index + row]);
-                    changed_row(page, left, right);
+                    rows.changed(left, right);
                 }
             }
         }
     }
+    if rows.left_out > 0 {
+        let left_out = rows.left_out;
+        rows.page.format(format_args!(
+            "<tr class=\"fold\"><td></td><td colspan=\"2\">… {left_out} more rows not drawn (a page draws {MAX_ROWS_PER_PAIR} per pair)</td></tr>"
+        ));
+    }
 }
 
-fn same_row(page: &mut Page, line: &str) {
-    let line = text(line);
-    page.format(format_args!("<tr class=\"same\"><td></td><td>{line}</td><td>{line}</td></tr>"));
+/// The rows of one pair, counted against [`MAX_ROWS_PER_PAIR`].
+struct Rows<'p> {
+    page: &'p mut Page,
+    drawn: usize,
+    left_out: usize,
 }
 
-fn changed_row(page: &mut Page, left: Option<&str>, right: Option<&str>) {
-    let cell = |class: &str, line: Option<&str>| match line {
-        Some(line) => format!("<td class=\"{class}\">{}</td>", text(line)),
-        None => "<td class=\"gap\"></td>".to_string(),
-    };
-    page.format(format_args!(
-        "<tr class=\"changed\"><td class=\"mark\">≠</td>{}{}</tr>",
-        cell("del", left),
-        cell("ins", right)
-    ));
+impl Rows<'_> {
+    /// Whether one more row may be drawn (else it is counted).
+    fn room(&mut self) -> bool {
+        if self.drawn < MAX_ROWS_PER_PAIR {
+            self.drawn += 1;
+            true
+        } else {
+            self.left_out += 1;
+            false
+        }
+    }
+
+    fn same(&mut self, line: &str) {
+        if self.room() {
+            let line = text(line);
+            self.page.format(format_args!("<tr class=\"same\"><td></td><td>{line}</td><td>{line}</td></tr>"));
+        }
+    }
+
+    fn fold(&mut self, lines: usize) {
+        if self.room() {
+            self.page.format(format_args!(
+                "<tr class=\"fold\"><td></td><td colspan=\"2\">… {lines} equal lines …</td></tr>"
+            ));
+        }
+    }
+
+    fn changed(&mut self, left: Option<&str>, right: Option<&str>) {
+        if !self.room() {
+            return;
+        }
+        let cell = |class: &str, line: Option<&str>| match line {
+            Some(line) => format!("<td class=\"{class}\">{}</td>", text(line)),
+            None => "<td class=\"gap\"></td>".to_string(),
+        };
+        self.page.format(format_args!(
+            "<tr class=\"changed\"><td class=\"mark\">≠</td>{}{}</tr>",
+            cell("del", left),
+            cell("ins", right)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(left: &str, right: &str) -> String {
+        let mut page = Page::default();
+        side_by_side(&mut page, left, right);
+        page.into_string()
+    }
+
+    #[test]
+    fn changed_lines_are_paired_and_long_equal_runs_fold() {
+        let left = "a\nb\nc\nd\ne\nf\ng\nh\nx\n";
+        let right = "a\nb\nc\nd\ne\nf\ng\nh\ny\nz\n";
+        let html = rows_of(left, right);
+        assert!(html.contains("<td class=\"mark\">≠</td><td class=\"del\">x</td><td class=\"ins\">y</td>"), "{html}");
+        assert!(html.contains("<td class=\"mark\">≠</td><td class=\"gap\"></td><td class=\"ins\">z</td>"), "{html}");
+        assert!(html.contains("… 5 equal lines …"), "the run before the change folds to its last 3: {html}");
+        assert!(html.contains("<td>f</td><td>f</td>") && !html.contains("<td>e</td>"), "{html}");
+    }
+
+    #[test]
+    fn a_pair_draws_a_bounded_number_of_rows_and_counts_the_rest() {
+        let left: String = (0..1000).map(|i| format!("l{i}\n")).collect();
+        let html = rows_of(&left, "");
+        assert_eq!(html.matches("<tr class=\"changed\">").count(), MAX_ROWS_PER_PAIR);
+        assert!(html.contains(&format!("… {} more rows not drawn", 1000 - MAX_ROWS_PER_PAIR)), "{html}");
+    }
 }
