@@ -88,7 +88,7 @@ impl<D: Domain> Lanes<'_, D> {
     }
 
     /// The history indexes `from..to` produced in `phase`.
-    fn produced_range(&self, phase: usize) -> (usize, usize) {
+    pub(super) fn produced_range(&self, phase: usize) -> (usize, usize) {
         let total = self.execution.produced.len();
         let mut from = 0usize;
         for (index, p) in self.schedule.phases().iter().enumerate() {
@@ -141,7 +141,7 @@ impl<D: Domain> Lanes<'_, D> {
     }
 
     /// The records a fault names, where it names some.
-    fn fault_positions(&self, fault: &Fault, phase: usize) -> Vec<Position> {
+    pub(super) fn fault_positions(&self, fault: &Fault, phase: usize) -> Vec<Position> {
         let at = |partition: u32, offset: u64| Position { partition, offset };
         let produced_before = self.produced_range(phase).1;
         let end_of = |partition: u32| {
@@ -240,7 +240,7 @@ impl<D: Domain> Lanes<'_, D> {
     fn group_lane(&self, page: &mut Page, trace: &Trace<D::Rejection>, columns: usize) {
         let group = trace.group_id.as_str();
         let lit = numbers(self.findings.iter().map(|f| f.groups.iter().any(|g| g == group)));
-        page.format(format_args!("<tr class=\"group\"><th{lit}>{}", text(group)));
+        page.format(format_args!("<tr class=\"group\"><th{lit}><span class=\"name\">{}</span>", text(group)));
         if trace.projection != group {
             page.format(format_args!("<div class=\"sub\">projection {}</div>", text(&trace.projection)));
         }

@@ -46,6 +46,8 @@
 mod findings;
 pub mod html;
 mod lanes;
+#[cfg(test)]
+mod tests;
 mod views;
 
 use crate::domain::Domain;

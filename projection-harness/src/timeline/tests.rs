@@ -1,0 +1,310 @@
+//! The page, on the counters domain: findings light exactly their records
+//! in both kinds of lane, lanes hold what the execution did, views pair
+//! as the violations say, and input never becomes markup.
+
+use super::findings::{Finding, findings};
+use super::lanes::Lanes;
+use super::*;
+use crate::domain::{AnyView, HistoryRecord, Model};
+use crate::example::Counters;
+use crate::log::{Fault, MerkqlLog};
+use crate::record::{LogRecord, Position};
+use crate::runner::{PhaseReport, RunError, Runner, Steps};
+use crate::verify::check::check_all;
+use crate::verify::execute::{InjectedFault, Stop, Trace};
+use crate::verify::{Phase, WithSteps, execute};
+use std::collections::BTreeSet;
+
+fn at(partition: u32, offset: u64) -> Position {
+    Position { partition, offset }
+}
+
+fn add(counter: &str, n: i64) -> HistoryRecord {
+    HistoryRecord { key: Some(counter.into()), value: format!(r#"{{"counter":"{counter}","add":{n}}}"#) }
+}
+
+/// A planted runner bug: the last record each partition returns in a
+/// poll is not applied.
+fn drops_last_record(
+    runner: &mut Runner<Counters>,
+    records: &[LogRecord],
+    report: &mut PhaseReport<crate::example::NotAnEvent>,
+) -> Result<(), RunError> {
+    let last = |i: usize| records.get(i + 1).is_none_or(|next| next.partition != records[i].partition);
+    let kept: Vec<LogRecord> = records.iter().enumerate().filter(|(i, _)| !last(*i)).map(|(_, r)| r.clone()).collect();
+    runner.apply_batch(&kept, report)
+}
+
+/// Twelve records on three partitions in two phases, run by the planted
+/// runner: it fails.
+fn planted() -> (Execution<Counters>, Schedule, Vec<Violation>) {
+    let history: Vec<HistoryRecord> = (0..12).map(|i| add(&format!("c{}", i % 4), i64::from(i % 5) + 1)).collect();
+    let schedule = Schedule::split_at(3, &[5], history.len()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = MerkqlLog::create(dir.path(), "counter-events", 3).unwrap();
+    let system = WithSteps { domain: Counters, steps: Steps { apply: drops_last_record, ..Steps::production() } };
+    let execution = execute(&system, &history, &schedule, &mut log).unwrap();
+    let violations = check_all(&execution);
+    assert!(!violations.is_empty(), "the planted bug is caught");
+    (execution, schedule, violations)
+}
+
+/// The numbers in the `data-f` attribute of the element `element` opens.
+fn lit_by(element: &str) -> BTreeSet<usize> {
+    let start_tag = &element[..element.find('>').unwrap_or(element.len())];
+    start_tag
+        .split_once("data-f=\"")
+        .map(|(_, rest)| {
+            rest.split('"').next().unwrap_or("").split_whitespace().filter_map(|n| n.parse().ok()).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The rows of the timeline of class `class`: (header, row).
+fn rows<'a>(html: &'a str, class: &str) -> Vec<(&'a str, &'a str)> {
+    let marker = format!("<tr class=\"{class}\">");
+    html.split(marker.as_str())
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap()];
+            (&row[..row.find("</th>").unwrap()], row)
+        })
+        .collect()
+}
+
+/// The records lit for `finding` in the partition lanes.
+fn lit_records(html: &str, finding: usize) -> BTreeSet<Position> {
+    let mut lit = BTreeSet::new();
+    for (header, row) in rows(html, "partition") {
+        let partition: u32 = header.rsplit(' ').next().unwrap().parse().unwrap();
+        for element in row.split("<div class=\"rec").skip(1) {
+            if lit_by(element).contains(&finding) {
+                let offset = element.split("<b>@").nth(1).and_then(|rest| rest.split('<').next()).unwrap();
+                lit.insert(at(partition, offset.parse().unwrap()));
+            }
+        }
+    }
+    lit
+}
+
+/// The positions lit for `finding` in the lane of each group, by group.
+fn lit_in_groups(html: &str, finding: usize) -> std::collections::BTreeMap<String, BTreeSet<Position>> {
+    let mut lit = std::collections::BTreeMap::<String, BTreeSet<Position>>::new();
+    for (header, row) in rows(html, "group") {
+        let name = header.split("<span class=\"name\">").nth(1).unwrap();
+        let group = name[..name.find("</span>").unwrap()].to_string();
+        for element in row.split("<span class=\"pos\"").skip(1) {
+            if !lit_by(element).contains(&finding) {
+                continue;
+            }
+            let run = &element[element.find('>').unwrap() + 1..element.find("</span>").unwrap()];
+            let (partition, offsets) = run.trim_start_matches('p').split_once('@').unwrap();
+            let (first, last) = offsets.split_once("..").unwrap_or((offsets, offsets));
+            for offset in first.parse::<u64>().unwrap()..=last.parse().unwrap() {
+                lit.entry(group.clone()).or_default().insert(at(partition.parse().unwrap(), offset));
+            }
+        }
+    }
+    lit
+}
+
+#[test]
+fn each_finding_lights_exactly_its_records_and_only_in_its_groups_lanes() {
+    let (execution, schedule, violations) = planted();
+    let html = Timeline::new(&execution, &schedule, &violations).html();
+    let findings = findings(&execution, &violations);
+    assert_eq!(
+        findings.len(),
+        violations.len() + execution.anomalies.len() - 1,
+        "the history violation is one anomaly"
+    );
+    let mut seen_in_groups = 0;
+    for (number, finding) in findings.iter().enumerate() {
+        let involved: BTreeSet<Position> = finding.positions.iter().copied().collect();
+        assert_eq!(lit_records(&html, number), involved, "partition lanes, finding {number}: {}", finding.text);
+        for (group, lit) in lit_in_groups(&html, number) {
+            assert!(
+                finding.groups.is_empty() || finding.groups.contains(&group),
+                "{group} is not {:?}",
+                finding.groups
+            );
+            assert!(lit.is_subset(&involved), "{group} lights only finding {number}'s records");
+            seen_in_groups += 1;
+        }
+    }
+    assert!(seen_in_groups > 0, "some group lane is lit");
+    // The first violation names records, and the page opens with it lit.
+    assert!(!findings[0].positions.is_empty());
+    assert!(html.contains("id=\"focus-0\" checked"));
+    assert_eq!(html.matches(" checked").count(), 1, "one finding is chosen");
+}
+
+#[test]
+fn a_finding_lights_by_group_and_phase_when_it_names_them() {
+    let finding = Finding {
+        what: "violation",
+        name: "only new events".into(),
+        text: String::new(),
+        explanation: None,
+        groups: vec!["g".into()],
+        phase: Some(1),
+        positions: vec![at(0, 1), at(1, 0)],
+    };
+    assert!(finding.lights(None, None, at(0, 1)), "partition lanes ignore group and phase");
+    assert!(finding.lights(Some("g"), Some(1), at(1, 0)));
+    assert!(finding.lights(Some("g"), None, at(1, 0)));
+    assert!(!finding.lights(Some("h"), Some(1), at(1, 0)), "another group's lane");
+    assert!(!finding.lights(Some("g"), Some(2), at(1, 0)), "another phase");
+    assert!(!finding.lights(None, None, at(0, 2)), "another record");
+    let of_the_log = Finding { groups: Vec::new(), phase: None, ..finding };
+    assert!(of_the_log.lights(Some("any"), Some(7), at(0, 1)), "the log's anomaly lights every lane");
+}
+
+fn trace(group: &str, projection: &str, view: AnyView) -> Trace<crate::example::NotAnEvent> {
+    Trace {
+        projection: projection.into(),
+        group_id: group.into(),
+        phases: Vec::new(),
+        view,
+        rejected: Vec::new(),
+        stopped: None,
+    }
+}
+
+/// An execution of nine records (three phases of three) over two
+/// partitions, with hand-made traces.
+fn by_hand(
+    incremental: Vec<Trace<crate::example::NotAnEvent>>,
+    full: Vec<Trace<crate::example::NotAnEvent>>,
+) -> Execution<Counters> {
+    let produced = (0..9u64).map(|i| (at((i % 2) as u32, i / 2), add("c", 1))).collect();
+    Execution {
+        produced,
+        incremental,
+        late: None,
+        full,
+        block_orders: Vec::new(),
+        model: Model { views: [("totals".to_string(), AnyView::new(3u32))].into(), rejected: Vec::new() },
+        faults: Vec::new(),
+        anomalies: Vec::new(),
+    }
+}
+
+fn three_phases() -> Schedule {
+    let phase = Phase { produce: 3, ..Phase::default() };
+    Schedule::new(2, vec![phase.clone(), phase], None).unwrap()
+}
+
+#[test]
+fn each_phase_column_holds_the_records_it_produced() {
+    let execution = by_hand(Vec::new(), Vec::new());
+    let schedule = three_phases();
+    let lanes = Lanes { execution: &execution, schedule: &schedule, findings: &[] };
+    assert_eq!(lanes.produced_range(0), (0, 3));
+    assert_eq!(lanes.produced_range(1), (3, 6));
+    assert_eq!(lanes.produced_range(2), (6, 9), "the final phase produces the rest");
+    assert_eq!(lanes.produced_range(3), (9, 9), "the full replay produces nothing");
+    let long = Schedule::new(2, vec![Phase { produce: 7, ..Phase::default() }; 2], None).unwrap();
+    let lanes = Lanes { execution: &execution, schedule: &long, findings: &[] };
+    assert_eq!((lanes.produced_range(1), lanes.produced_range(2)), ((7, 9), (9, 9)), "clamped to the history");
+}
+
+#[test]
+fn a_fault_marks_the_records_it_names() {
+    let execution = by_hand(Vec::new(), Vec::new());
+    let schedule = three_phases();
+    let lanes = Lanes { execution: &execution, schedule: &schedule, findings: &[] };
+    // Before phase 1 polls, partition 0 holds offsets 0..3 (records 0, 2, 4).
+    assert_eq!(lanes.fault_positions(&Fault::FlipPayloadByte { partition: 1, offset: 2 }, 1), [at(1, 2)]);
+    assert_eq!(lanes.fault_positions(&Fault::MissingObject { partition: 0, offset: 0 }, 0), [at(0, 0)]);
+    assert_eq!(lanes.fault_positions(&Fault::Retention { partition: 0, evict: 9 }, 1), [at(0, 0), at(0, 1), at(0, 2)]);
+    assert_eq!(lanes.fault_positions(&Fault::TruncateIndexTail { partition: 0, records: 2 }, 1), [at(0, 1), at(0, 2)]);
+    assert_eq!(lanes.fault_positions(&Fault::TruncateIndexTail { partition: 1, records: 9 }, 0), [at(1, 0)]);
+    assert!(lanes.fault_positions(&Fault::PollError, 1).is_empty());
+    let mut faulted = execution.clone();
+    faulted.faults.push(InjectedFault {
+        phase: 1,
+        fault: Fault::FlipPayloadByte { partition: 1, offset: 2 },
+        effect: "changed <b>".into(),
+    });
+    let html = Timeline::new(&faulted, &schedule, &[]).html();
+    assert!(html.contains("fault <b>flip-payload-byte</b>: changed &lt;b&gt;"), "the schedule lane names it");
+    assert_eq!(html.matches("<div class=\"rec faulted\"").count(), 1, "one record is marked");
+    let marked = html.split("<div class=\"rec faulted\"").nth(1).unwrap();
+    assert!(marked.contains("<b>@2</b>") && marked.contains("⚡ flip-payload-byte"), "{marked}");
+}
+
+#[test]
+fn a_stopped_group_shows_where_and_why_and_is_lit_by_its_anomaly() {
+    let mut stopped = trace("totals-incremental", "totals", AnyView::new(1u32));
+    stopped.stopped = Some(Stop {
+        phase: 1,
+        anomaly: crate::anomaly::Kind::PollSkip,
+        message: "a gap <here>".into(),
+        positions: vec![at(0, 1)],
+        count: 1,
+    });
+    let mut execution = by_hand(vec![stopped], Vec::new());
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    anomalies.add(crate::anomaly::Kind::PollSkip, Some("totals-incremental"), &[at(0, 1)], || "stopped".into());
+    execution.anomalies = anomalies.into_vec();
+    let html = Timeline::new(&execution, &three_phases(), &[]).html();
+    let (_, row) = rows(&html, "group")[0];
+    let cells: Vec<&str> = row.split("<td>").skip(1).map(|cell| cell.strip_suffix("</td>").unwrap()).collect();
+    assert!(cells[0].is_empty() && cells[2].is_empty(), "only phase 1 shows the stop");
+    assert!(cells[1].starts_with("<div class=\"step stopped\" data-f=\" 0 \">"), "{}", cells[1]);
+    assert!(cells[1].contains("stopped: <b>poll-skip</b>") && cells[1].contains("a gap &lt;here&gt;"));
+    assert_eq!(lit_records(&html, 0), [at(0, 1)].into(), "and its record in the partition lane");
+    assert!(html.contains("the group stopped in phase 1 with poll-skip"), "its view is paired with the model's");
+    assert!(html.contains("<details class=\"pair\">"), "folded: a stop is not a violation");
+}
+
+#[test]
+fn views_pair_as_the_violation_says() {
+    let full = trace("totals-full", "totals", AnyView::new(3u32));
+    let split = trace("totals-incremental", "totals", AnyView::new(2u32));
+    let execution = by_hand(vec![split], vec![full]);
+    let violations = check_all(&execution);
+    let pairs = views::pairs(&execution, &violations);
+    let names: Vec<(&str, &str, bool)> =
+        pairs.iter().map(|p| (p.left_name.as_str(), p.right_name.as_str(), p.violation)).collect();
+    assert!(names.contains(&("totals-full", "totals-incremental", true)), "split equivalence: {names:?}");
+    assert!(names.contains(&("model", "totals-incremental", true)), "model agreement: {names:?}");
+    assert_eq!(names.len(), 2, "each pair once: {names:?}");
+    let html = Timeline::new(&execution, &three_phases(), &violations).html();
+    assert!(html.contains("<td class=\"mark\">≠</td><td class=\"del\">3</td><td class=\"ins\">2</td>"), "{html}");
+    assert_eq!(html.matches("<details class=\"pair\" open>").count(), 2);
+}
+
+#[test]
+fn no_input_text_becomes_markup() {
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(1)>\"'&\u{202e}";
+    let mut execution = by_hand(vec![trace(hostile, hostile, AnyView::new(hostile.to_string()))], Vec::new());
+    execution.produced[0].1 = HistoryRecord { key: Some(hostile.into()), value: hostile.into() };
+    let html = Timeline::new(&execution, &three_phases(), &[]).title(hostile).replay_command(hostile).html();
+    let tags: BTreeSet<&str> = html
+        .split('<')
+        .skip(1)
+        .map(|tag| tag.trim_start_matches('/').split(|c: char| !c.is_ascii_alphanumeric() && c != '!').next().unwrap())
+        .collect();
+    let own: BTreeSet<&str> = [
+        "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "code",
+        "section", "ol", "li", "input", "label", "span", "b", "pre", "div", "table", "thead", "tbody", "tr", "th",
+        "td", "i", "details", "summary",
+    ]
+    .into();
+    assert!(tags.is_subset(&own), "markup not the page's own: {:?}", tags.difference(&own).collect::<Vec<_>>());
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "shown as text");
+    assert!(!html.contains('\u{202e}'), "a bidirectional override shows escaped");
+    assert!(html.contains("default-src 'none'"), "and the page forbids scripts and fetches");
+}
+
+#[test]
+fn a_big_cell_shows_its_first_records_and_counts_the_rest() {
+    let produced: Vec<_> = (0..500u64).map(|i| (at(0, i), add("c", 1))).collect();
+    let execution = Execution { produced, ..by_hand(Vec::new(), Vec::new()) };
+    let schedule = Schedule::new(1, Vec::new(), None).unwrap();
+    let html = Timeline::new(&execution, &schedule, &[]).html();
+    assert_eq!(html.matches("<div class=\"rec\"").count(), lanes::MAX_RECORDS_PER_CELL);
+    assert!(html.contains(&format!("… {} more records", 500 - lanes::MAX_RECORDS_PER_CELL)));
+}
