@@ -616,3 +616,37 @@ fn kafka_without_the_feature_says_how_to_build_it() {
         assert!(stderr.contains("--features kafka"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn replay_html_writes_the_timeline_page_and_keeps_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("failure.html");
+    let file = format!("{}/data/anomalies/flip-payload-byte.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let out = cart(&["replay", &file, "--durable", "--html", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with(&format!("Timeline page: {}\n", page.display())), "{text}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("fault <b>flip-payload-byte</b>"), "the fault is on the page");
+    assert!(html.contains(&format!("replay {file} --durable</code>")), "with the command that replays it, no --html");
+    let json = cart(&["replay", &file, "--durable", "--json", "--html", page.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("the JSON keeps its shape");
+    assert_eq!(report["agree"], true);
+}
+
+#[test]
+fn replay_html_refuses_before_the_run_a_page_it_cannot_write_or_the_input_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"c1\"}\n");
+    let missing_dir = dir.path().join("no-such-dir").join("page.html");
+    let out = cart(&["replay", &file, "--html", missing_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no report: nothing ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write the timeline page to") && stderr.contains("writable directory"), "{stderr}");
+    let before = std::fs::read(&file).unwrap();
+    let out = cart(&["replay", &file, "--html", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the file being replayed"));
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the input is untouched");
+}

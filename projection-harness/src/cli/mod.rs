@@ -267,6 +267,13 @@ impl<D: Domain> App<D> {
             Ok(scratch) => scratch,
             Err(e) => return fail(json, scratch_failure_exit(), format!("cannot create a temporary directory ({e})")),
         };
+        // The page's file is made before the run, so that a path it cannot
+        // be written to is said before the work, not after.
+        if let Some((page_path, _)) = &page
+            && let Err(message) = output::create_page_file(page_path, path)
+        {
+            return fail(json, Exit::BadInput, message);
+        }
         let progress = ReplayProgress::reading(&crate::text::path(path));
         // Each error path clears the progress display before it prints.
         let file = match replay::load(&self.domain, path) {
@@ -289,19 +296,15 @@ impl<D: Domain> App<D> {
             Ok(verdict) => verdict,
             Err(e) => return fail(json, Exit::LogFailed, e),
         };
-        if let Some((page_path, command)) = &page {
-            let written = crate::timeline::Timeline::new(&verdict.execution, &schedule, &verdict.violations)
+        let page_written = page.as_ref().map(|(page_path, command)| {
+            crate::timeline::Timeline::new(&verdict.execution, &schedule, &verdict.violations)
                 .title(&path.to_string_lossy())
                 .replay_command(command)
-                .write(page_path);
-            if let Err(e) = written {
-                let message = format!(
-                    "cannot write the timeline page to {} ({e}); give --html a path in a writable directory",
-                    crate::text::path(page_path)
-                );
-                return fail(json, Exit::BadInput, message);
-            }
-        }
+                .write(page_path)
+                .map_err(|e| {
+                    format!("cannot write the timeline page to {} ({e}); check the disk", crate::text::path(page_path))
+                })
+        });
         let mut text = if json {
             match replay_report::json_report(&file, &schedule, &verdict) {
                 Ok(text) => text,
@@ -310,10 +313,18 @@ impl<D: Domain> App<D> {
         } else {
             replay_report::text_report(&file, &schedule, &verdict, self.view_text)
         };
-        if let (Some((page_path, _)), false) = (&page, json) {
+        if let (Some((page_path, _)), Some(Ok(())), false) = (&page, &page_written, json) {
             text.push_str(&format!("Timeline page: {}\n", crate::text::path(page_path)));
         }
-        emit(&text, verdict.exit())
+        let exit = emit(&text, verdict.exit());
+        match page_written {
+            // The report stands; the page is output that could not be written.
+            Some(Err(message)) => {
+                print_error(&message);
+                Exit::LogFailed
+            }
+            _ => exit,
+        }
     }
 
     fn run_on_scratch_log(

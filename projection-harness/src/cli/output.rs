@@ -105,6 +105,25 @@ pub fn exit_for(error: &LogError) -> Exit {
     }
 }
 
+/// Creates (or empties) the file a timeline page goes to, before a run:
+/// the error says why it cannot be written. The replayed file itself is
+/// refused, so that a slip of the arguments does not overwrite the input.
+pub fn create_page_file(page: &std::path::Path, input: &std::path::Path) -> Result<(), String> {
+    let same = std::fs::canonicalize(page).ok().zip(std::fs::canonicalize(input).ok()).is_some_and(|(a, b)| a == b);
+    if same {
+        return Err(format!(
+            "--html {} is the file being replayed; give the page another path",
+            crate::text::path(page)
+        ));
+    }
+    std::fs::File::create(page).map(drop).map_err(|e| {
+        format!(
+            "cannot write the timeline page to {} ({e}); give --html a path in a writable directory",
+            crate::text::path(page)
+        )
+    })
+}
+
 /// The command line that replays a file, for its timeline page: `args`
 /// as a shell would need them (each quoted unless plain), without the
 /// `--html` option that wrote the page.

@@ -15,12 +15,20 @@ use crate::verify::execute::{Execution, PhaseTrace, Trace};
 use crate::verify::schedule::Schedule;
 use std::collections::BTreeMap;
 
-/// Records shown in one partition cell; the rest are counted (a record a
-/// finding involves, a rejected or a faulted one is always shown).
+/// Records drawn in one partition cell; the rest are counted where they
+/// were left out (a record a finding lights is always drawn).
 pub const MAX_RECORDS_PER_CELL: usize = 200;
 
-/// Runs of positions shown in one list; the rest are counted.
+/// Records drawn on one page in all, lit ones aside (which the findings
+/// bound): past it, cells draw only lit records.
+pub const MAX_RECORDS_PER_PAGE: usize = 4_000;
+
+/// Runs of positions drawn in one list; the rest are counted (a lit run
+/// is always drawn).
 pub const MAX_RUNS_PER_LIST: usize = 200;
+
+/// Runs drawn on one page in all, lit ones aside.
+pub const MAX_RUNS_PER_PAGE: usize = 20_000;
 
 /// Characters of a record's short form.
 const SHORT_FORM_CHARS: usize = 48;
@@ -33,15 +41,72 @@ const KEY_CHARS: usize = 40;
 
 /// What the lanes are drawn from.
 pub struct Lanes<'a, D: Domain> {
-    pub execution: &'a Execution<D>,
-    pub schedule: &'a Schedule,
-    pub findings: &'a [Finding],
+    execution: &'a Execution<D>,
+    schedule: &'a Schedule,
+    findings: &'a [Finding],
+    /// Each column's history indexes `from..to` (the full replay's empty).
+    ranges: Vec<(usize, usize)>,
+    /// Each column's records, by partition: indexes into `produced`.
+    by_partition: Vec<Vec<Vec<usize>>>,
+    /// Each partition's record count once each column's records are in.
+    ends: Vec<Vec<u64>>,
+    /// What the page may still draw: (records, runs).
+    budget: std::cell::Cell<(usize, usize)>,
 }
 
-impl<D: Domain> Lanes<'_, D> {
+impl<'a, D: Domain> Lanes<'a, D> {
+    /// The lanes of `execution`, run under `schedule`, lit by `findings`.
+    pub fn new(execution: &'a Execution<D>, schedule: &'a Schedule, findings: &'a [Finding]) -> Self {
+        let columns = schedule.phases().len() + 2;
+        let partitions = schedule.partitions() as usize;
+        let total = execution.produced.len();
+        let mut ranges = Vec::with_capacity(columns);
+        let mut from = 0usize;
+        for phase in schedule.phases() {
+            let to = from.saturating_add(phase.produce).min(total);
+            ranges.push((from, to));
+            from = to;
+        }
+        ranges.push((from, total));
+        ranges.push((total, total));
+        let mut by_partition = vec![vec![Vec::new(); partitions]; columns];
+        let mut ends = vec![vec![0u64; partitions]; columns];
+        let mut counts = vec![0u64; partitions];
+        for (column, &(from, to)) in ranges.iter().enumerate() {
+            for (index, (position, _)) in execution.produced[from..to].iter().enumerate() {
+                // A log may give out any partition; only the schedule's have lanes.
+                if let Some(cell) = by_partition[column].get_mut(position.partition as usize) {
+                    cell.push(from + index);
+                    counts[position.partition as usize] += 1;
+                }
+            }
+            ends[column].clone_from(&counts);
+        }
+        Lanes {
+            execution,
+            schedule,
+            findings,
+            ranges,
+            by_partition,
+            ends,
+            budget: std::cell::Cell::new((MAX_RECORDS_PER_PAGE, MAX_RUNS_PER_PAGE)),
+        }
+    }
+
     /// The final phase's index; the full replay's column is the next one.
     fn final_phase(&self) -> usize {
         self.schedule.phases().len()
+    }
+
+    /// Takes one record (or run) from the page's budget, if any is left.
+    fn spend(&self, record: bool) -> bool {
+        let (records, runs) = self.budget.get();
+        let left = if record { records } else { runs };
+        if left == 0 {
+            return false;
+        }
+        self.budget.set(if record { (records - 1, runs) } else { (records, runs - 1) });
+        true
     }
 
     /// The numbers of the findings that light `position` in `group`'s lane
@@ -71,7 +136,9 @@ impl<D: Domain> Lanes<'_, D> {
     fn column_head(&self, page: &mut Page, column: usize) {
         let final_phase = self.final_phase();
         if column == final_phase + 1 {
-            page.markup("full replay<div class=\"sub\">new groups read everything</div>");
+            page.format(format_args!(
+                "full replay (phase {column})<div class=\"sub\">new groups read everything</div>"
+            ));
             return;
         }
         let (from, to) = self.produced_range(column);
@@ -90,15 +157,7 @@ impl<D: Domain> Lanes<'_, D> {
     /// The history indexes `from..to` produced in `phase`.
     pub(super) fn produced_range(&self, phase: usize) -> (usize, usize) {
         let total = self.execution.produced.len();
-        let mut from = 0usize;
-        for (index, p) in self.schedule.phases().iter().enumerate() {
-            let to = from.saturating_add(p.produce).min(total);
-            if index == phase {
-                return (from, to);
-            }
-            from = to;
-        }
-        if phase == self.final_phase() { (from, total) } else { (total, total) }
+        self.ranges.get(phase).copied().unwrap_or((total, total))
     }
 
     /// What the schedule did before each phase polled.
@@ -129,7 +188,7 @@ impl<D: Domain> Lanes<'_, D> {
                     ));
                 }
                 if phase.reuse_consumer {
-                    page.markup("<div class=\"flag\">groups reuse their consumer</div>");
+                    page.markup("<div class=\"flag\">incremental groups poll with their last consumer</div>");
                 }
             }
             if self.schedule.late_join() == Some(column) {
@@ -140,23 +199,23 @@ impl<D: Domain> Lanes<'_, D> {
         page.markup("</tr>");
     }
 
-    /// The records a fault names, where it names some.
+    /// The records a fault names, where it names some (the first
+    /// [`super::findings::MAX_LIT_POSITIONS`] of a range).
     pub(super) fn fault_positions(&self, fault: &Fault, phase: usize) -> Vec<Position> {
         let at = |partition: u32, offset: u64| Position { partition, offset };
-        let produced_before = self.produced_range(phase).1;
-        let end_of = |partition: u32| {
-            self.execution.produced[..produced_before].iter().filter(|(p, _)| p.partition == partition).count() as u64
+        let end_of =
+            |partition: u32| self.ends.get(phase).and_then(|ends| ends.get(partition as usize)).copied().unwrap_or(0);
+        let range = |partition: u32, from: u64, to: u64| {
+            (from..to).take(super::findings::MAX_LIT_POSITIONS).map(|o| at(partition, o)).collect()
         };
         match *fault {
             Fault::MissingObject { partition, offset } | Fault::FlipPayloadByte { partition, offset } => {
                 vec![at(partition, offset)]
             }
-            Fault::Retention { partition, evict } => {
-                (0..evict.min(end_of(partition))).map(|o| at(partition, o)).collect()
-            }
+            Fault::Retention { partition, evict } => range(partition, 0, evict.min(end_of(partition))),
             Fault::TruncateIndexTail { partition, records } => {
                 let end = end_of(partition);
-                (end.saturating_sub(records)..end).map(|o| at(partition, o)).collect()
+                range(partition, end.saturating_sub(records), end)
             }
             Fault::CorruptGroupOffsets | Fault::DeleteGroupOffsets | Fault::PollError | Fault::PanicInApply { .. } => {
                 Vec::new()
@@ -177,18 +236,21 @@ impl<D: Domain> Lanes<'_, D> {
             page.format(format_args!("<tr class=\"partition\"><th>partition {partition}</th>"));
             for column in 0..columns {
                 page.markup("<td>");
-                let (from, to) = if column < columns - 1 { self.produced_range(column) } else { (0, 0) };
-                let mut hidden = 0usize;
-                let mut shown = 0usize;
-                for (position, record) in produced[from..to].iter().filter(|(p, _)| p.partition == partition) {
+                let cell = self.by_partition.get(column).and_then(|c| c.get(partition as usize));
+                let mut drawn = 0usize;
+                // Records left out since the last one drawn, said where they were.
+                let mut left_out = 0usize;
+                for &index in cell.into_iter().flatten() {
+                    let (position, record) = &produced[index];
                     let lit = self.lit(None, None, std::slice::from_ref(position));
-                    let reason = rejected.get(position);
-                    let fault = faulted.get(position);
-                    if shown >= MAX_RECORDS_PER_CELL && lit.is_empty() && reason.is_none() && fault.is_none() {
-                        hidden += 1;
+                    if lit.is_empty() && (drawn >= MAX_RECORDS_PER_CELL || !self.spend(true)) {
+                        left_out += 1;
                         continue;
                     }
-                    shown += 1;
+                    left_out_marker(page, std::mem::take(&mut left_out), "records");
+                    drawn += 1;
+                    let reason = rejected.get(position);
+                    let fault = faulted.get(position);
                     let class = match (reason.is_some(), fault.is_some()) {
                         (true, true) => "rec rejected faulted",
                         (true, false) => "rec rejected",
@@ -216,9 +278,7 @@ impl<D: Domain> Lanes<'_, D> {
                     }
                     page.markup("</div>");
                 }
-                if hidden > 0 {
-                    page.format(format_args!("<div class=\"more\">… {hidden} more records</div>"));
-                }
+                left_out_marker(page, left_out, "records");
                 page.markup("</td>");
             }
             page.markup("</tr>");
@@ -251,11 +311,11 @@ impl<D: Domain> Lanes<'_, D> {
                 self.phase_steps(page, group, phase);
             }
             if let Some(stop) = trace.stopped.as_ref().filter(|s| s.phase == column) {
-                // Lit by the findings of this group's stop (a stop may name
-                // no record: a panic that escaped the runner).
+                // Lit by the findings this group stopped for (a stop may
+                // name no record: a panic that escaped the runner).
                 let lit = numbers(self.findings.iter().map(|f| {
                     f.groups.iter().any(|g| g == group)
-                        && (f.phase == Some(column)
+                        && (f.stopped_in == Some(column)
                             || stop.positions.iter().any(|p| f.lights(Some(group), Some(column), *p)))
                 }));
                 page.format(format_args!(
@@ -288,12 +348,7 @@ impl<D: Domain> Lanes<'_, D> {
             self.report(page, group, phase, crashed);
             page.markup("<div class=\"bad\">not committed: the records must come back</div></div>");
         }
-        let consumer =
-            match (phase.crashed.is_some(), self.schedule.phases().get(index).is_some_and(|p| p.reuse_consumer)) {
-                (true, _) => "a new consumer polls",
-                (false, true) => "the same consumer polls",
-                (false, false) => "poll",
-            };
+        let consumer = if phase.crashed.is_some() { "a new consumer polls" } else { "poll" };
         page.format(format_args!("<div class=\"step\"><div class=\"head\">{consumer}"));
         if phase.retries > 0 {
             page.format(format_args!(
@@ -381,32 +436,54 @@ impl<D: Domain> Lanes<'_, D> {
     }
 
     /// `positions` in their order as runs of consecutive offsets, a run
-    /// broken where the findings lighting it change.
+    /// broken where the findings lighting it change; at most
+    /// [`MAX_RUNS_PER_LIST`] runs that no finding lights (and what is left
+    /// of the page's budget), the rest counted where they were left out.
     fn chips(&self, page: &mut Page, group: Option<&str>, phase: Option<usize>, positions: &[Position]) {
         if positions.is_empty() {
             page.markup("none");
             return;
         }
-        let lit: Vec<String> = positions.iter().map(|p| self.lit(group, phase, std::slice::from_ref(p))).collect();
-        let mut runs = 0usize;
+        let mut drawn = 0usize;
+        let mut left_out = 0usize;
         let mut start = 0usize;
+        let mut lit = self.lit(group, phase, &positions[..1]);
         while start < positions.len() {
             let mut end = start + 1;
-            while end < positions.len()
-                && positions[end].partition == positions[end - 1].partition
-                && positions[end - 1].offset.checked_add(1) == Some(positions[end].offset)
-                && lit[end] == lit[start]
-            {
+            let mut next_lit = String::new();
+            while end < positions.len() {
+                let consecutive = positions[end].partition == positions[end - 1].partition
+                    && positions[end - 1].offset.checked_add(1) == Some(positions[end].offset);
+                next_lit = self.lit(group, phase, &positions[end..=end]);
+                if !consecutive || next_lit != lit {
+                    break;
+                }
                 end += 1;
             }
-            if runs == MAX_RUNS_PER_LIST {
-                page.format(format_args!("<span class=\"more\">… {} more</span>", positions.len() - start));
-                return;
+            if lit.is_empty() && (drawn >= MAX_RUNS_PER_LIST || !self.spend(false)) {
+                left_out += end - start;
+            } else {
+                left_out_marker(page, std::mem::take(&mut left_out), "");
+                drawn += 1;
+                let run = crate::record::Positions(&positions[start..end]);
+                page.format(format_args!("<span class=\"pos\"{lit}>{run}</span> "));
             }
-            runs += 1;
-            let run = crate::record::Positions(&positions[start..end]);
-            page.format(format_args!("<span class=\"pos\"{}>{run}</span> ", lit[start]));
             start = end;
+            lit = next_lit;
+        }
+        left_out_marker(page, left_out, "");
+    }
+}
+
+/// Says where `count` records (or positions) were left out, if any.
+fn left_out_marker(page: &mut Page, count: usize, noun: &str) {
+    match (count, noun.is_empty()) {
+        (0, _) => {}
+        (n, true) => {
+            page.format(format_args!("<span class=\"more\">… {n} more</span> "));
+        }
+        (n, false) => {
+            page.format(format_args!("<div class=\"more\">… {n} more {noun}</div>"));
         }
     }
 }

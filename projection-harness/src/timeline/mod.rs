@@ -18,7 +18,7 @@
 //! - the command that replays the case, and its seed and case index.
 //!
 //! Every text that comes from the input (keys, values, names, messages
-//! quoting them) is escaped ([`html::text`]), and the page's content
+//! quoting them) is escaped, and the page's content
 //! security policy forbids scripts and any fetch, so a record holding
 //! markup shows as text.
 //!
@@ -44,7 +44,7 @@
 //! ```
 
 mod findings;
-pub mod html;
+mod html;
 mod lanes;
 #[cfg(test)]
 mod tests;
@@ -54,7 +54,7 @@ use crate::domain::Domain;
 use crate::verify::check::Violation;
 use crate::verify::execute::Execution;
 use crate::verify::schedule::Schedule;
-use findings::{Finding, findings};
+use findings::{Finding, What, findings};
 use html::{Page, text};
 use std::path::Path;
 
@@ -101,7 +101,7 @@ impl<'a, D: Domain> Timeline<'a, D> {
 
     /// The page, as HTML text.
     pub fn html(&self) -> String {
-        let findings = findings(self.execution, self.violations);
+        let (findings, unlisted) = findings(self.execution, self.violations);
         let focus = default_focus(&findings);
         let mut page = Page::default();
         let title = self.title.as_deref().unwrap_or("an execution");
@@ -115,7 +115,7 @@ impl<'a, D: Domain> Timeline<'a, D> {
         page.markup("</style></head><body>");
         self.header(&mut page, title, &findings);
         page.markup("<section id=\"findings\"><h2>What the checker found</h2>");
-        write_findings(&mut page, &findings, focus);
+        write_findings(&mut page, &findings, unlisted, focus);
         page.markup("</section><section id=\"timeline\"><h2>Timeline</h2>");
         page.markup(
             "<p class=\"legend\">Columns are phases, left to right: each produces its records, then every group polls. \
@@ -124,7 +124,7 @@ impl<'a, D: Domain> Timeline<'a, D> {
              <span class=\"pos\">p1@0..2</span> partition 1, offsets 0 to 2. \
              <span class=\"lit-sample\">Lit</span>: involved in the finding chosen above.</p>",
         );
-        lanes::Lanes { execution: self.execution, schedule: self.schedule, findings: &findings }.write(&mut page);
+        lanes::Lanes::new(self.execution, self.schedule, &findings).write(&mut page);
         page.markup("</section><section id=\"views\"><h2>Views that differ</h2>");
         views::write(&mut page, &views::pairs(self.execution, self.violations));
         page.markup("</section></body></html>\n");
@@ -137,7 +137,7 @@ impl<'a, D: Domain> Timeline<'a, D> {
     }
 
     fn header(&self, page: &mut Page, title: &str, findings: &[Finding]) {
-        let anomalies = findings.iter().filter(|f| f.what == "anomaly").count();
+        let anomalies = findings.iter().filter(|f| f.what == What::Anomaly).count();
         let (class, verdict) = match (self.violations.len(), anomalies) {
             (0, 0) => ("pass", "every property holds".to_string()),
             (0, 1) => ("pass", "no violation; 1 anomaly named".to_string()),
@@ -164,13 +164,15 @@ impl<'a, D: Domain> Timeline<'a, D> {
     }
 }
 
-/// The finding lit when the page opens: the first violation, or else the
-/// first anomaly of a group that names records, or else the first that
-/// names records.
+/// The finding lit when the page opens: the first violation that names
+/// records, or else the first violation, or else the first anomaly of a
+/// group that names records, or else the first that names records.
 fn default_focus(findings: &[Finding]) -> Option<usize> {
+    let violation = |f: &Finding| f.what == What::Violation;
     findings
         .iter()
-        .position(|f| f.what == "violation")
+        .position(|f| violation(f) && !f.positions.is_empty())
+        .or_else(|| findings.iter().position(violation))
         .or_else(|| findings.iter().position(|f| !f.groups.is_empty() && !f.positions.is_empty()))
         .or_else(|| findings.iter().position(|f| !f.positions.is_empty()))
         .or(if findings.is_empty() { None } else { Some(0) })
@@ -190,7 +192,9 @@ fn highlight_rules(page: &mut Page, count: usize) {
     page.format(format_args!("body:has(#focus-all:checked) th[data-f]{lane}"));
 }
 
-fn write_findings(page: &mut Page, findings: &[Finding], focus: Option<usize>) {
+/// The findings, each with its radio button, then how many more were not
+/// listed.
+fn write_findings(page: &mut Page, findings: &[Finding], unlisted: usize, focus: Option<usize>) {
     if findings.is_empty() {
         page.markup("<p>Nothing: every property holds and the history checker named no anomaly.</p>");
         return;
@@ -202,7 +206,7 @@ fn write_findings(page: &mut Page, findings: &[Finding], focus: Option<usize>) {
         let checked = if focus == Some(i) { " checked" } else { "" };
         page.format(format_args!(
             "<li class=\"finding {}\"><input type=\"radio\" name=\"focus\" id=\"focus-{i}\"{checked}><label for=\"focus-{i}\"><span class=\"what\">{}</span> <b>{}</b>",
-            finding.what, finding.what, text(&finding.name)
+            finding.what.name(), finding.what.name(), text(&finding.name)
         ));
         if !finding.groups.is_empty() {
             let groups: Vec<String> = finding.groups.iter().map(|g| text(g).into_owned()).collect();
@@ -213,6 +217,12 @@ fn write_findings(page: &mut Page, findings: &[Finding], focus: Option<usize>) {
         }
         if !finding.positions.is_empty() {
             page.format(format_args!(" · <span class=\"pos\">{}</span>", crate::record::Positions(&finding.positions)));
+        }
+        if finding.count > finding.positions.len() {
+            // Anomalies keep their first positions, a page lights its
+            // first ones: say that the rest exist.
+            let more = finding.count - finding.positions.len();
+            page.format(format_args!(" and {more} more, not lit"));
         }
         // The first line says what differs; the detail (lists, a diff
         // that the views section also shows) folds when it is long.
@@ -233,4 +243,10 @@ fn write_findings(page: &mut Page, findings: &[Finding], focus: Option<usize>) {
         page.markup("</li>");
     }
     page.markup("<li class=\"finding all\"><input type=\"radio\" name=\"focus\" id=\"focus-all\"><label for=\"focus-all\">light every finding at once</label></li></ol>");
+    if unlisted > 0 {
+        page.format(format_args!(
+            "<p class=\"hint\">… and {unlisted} more not listed (a page lists {}); the text and JSON reports name them all.</p>",
+            findings::MAX_FINDINGS
+        ));
+    }
 }

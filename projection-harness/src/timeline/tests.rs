@@ -112,7 +112,8 @@ fn lit_in_groups(html: &str, finding: usize) -> std::collections::BTreeMap<Strin
 fn each_finding_lights_exactly_its_records_and_only_in_its_groups_lanes() {
     let (execution, schedule, violations) = planted();
     let html = Timeline::new(&execution, &schedule, &violations).html();
-    let findings = findings(&execution, &violations);
+    let (findings, unlisted) = findings(&execution, &violations);
+    assert_eq!(unlisted, 0);
     assert_eq!(
         findings.len(),
         violations.len() + execution.anomalies.len() - 1,
@@ -142,13 +143,15 @@ fn each_finding_lights_exactly_its_records_and_only_in_its_groups_lanes() {
 #[test]
 fn a_finding_lights_by_group_and_phase_when_it_names_them() {
     let finding = Finding {
-        what: "violation",
+        what: super::findings::What::Violation,
         name: "only new events".into(),
         text: String::new(),
         explanation: None,
         groups: vec!["g".into()],
         phase: Some(1),
+        stopped_in: None,
         positions: vec![at(0, 1), at(1, 0)],
+        count: 2,
     };
     assert!(finding.lights(None, None, at(0, 1)), "partition lanes ignore group and phase");
     assert!(finding.lights(Some("g"), Some(1), at(1, 0)));
@@ -199,13 +202,13 @@ fn three_phases() -> Schedule {
 fn each_phase_column_holds_the_records_it_produced() {
     let execution = by_hand(Vec::new(), Vec::new());
     let schedule = three_phases();
-    let lanes = Lanes { execution: &execution, schedule: &schedule, findings: &[] };
+    let lanes = Lanes::new(&execution, &schedule, &[]);
     assert_eq!(lanes.produced_range(0), (0, 3));
     assert_eq!(lanes.produced_range(1), (3, 6));
     assert_eq!(lanes.produced_range(2), (6, 9), "the final phase produces the rest");
     assert_eq!(lanes.produced_range(3), (9, 9), "the full replay produces nothing");
     let long = Schedule::new(2, vec![Phase { produce: 7, ..Phase::default() }; 2], None).unwrap();
-    let lanes = Lanes { execution: &execution, schedule: &long, findings: &[] };
+    let lanes = Lanes::new(&execution, &long, &[]);
     assert_eq!((lanes.produced_range(1), lanes.produced_range(2)), ((7, 9), (9, 9)), "clamped to the history");
 }
 
@@ -213,7 +216,7 @@ fn each_phase_column_holds_the_records_it_produced() {
 fn a_fault_marks_the_records_it_names() {
     let execution = by_hand(Vec::new(), Vec::new());
     let schedule = three_phases();
-    let lanes = Lanes { execution: &execution, schedule: &schedule, findings: &[] };
+    let lanes = Lanes::new(&execution, &schedule, &[]);
     // Before phase 1 polls, partition 0 holds offsets 0..3 (records 0, 2, 4).
     assert_eq!(lanes.fault_positions(&Fault::FlipPayloadByte { partition: 1, offset: 2 }, 1), [at(1, 2)]);
     assert_eq!(lanes.fault_positions(&Fault::MissingObject { partition: 0, offset: 0 }, 0), [at(0, 0)]);

@@ -96,17 +96,18 @@ fn differences(expected: &[Position], got: &[Position]) -> String {
     }
 }
 
-/// The records that differ: extra and missing ones, or all of `got` when
-/// only their order differs.
+/// The records that differ, in (partition, offset) order: extra and
+/// missing ones, or, when only the order differs, those not where they
+/// were expected.
 fn differing(expected: &[Position], got: &[Position]) -> Vec<Position> {
-    let (mut extra, missing) = extra_and_missing(expected, got);
-    if extra.is_empty() && missing.is_empty() {
-        return got.to_vec();
+    let (mut differ, missing) = extra_and_missing(expected, got);
+    if differ.is_empty() && missing.is_empty() {
+        differ = got.iter().zip(expected).filter(|(g, e)| g != e).map(|(g, _)| *g).collect();
     }
-    extra.extend(missing);
-    extra.sort();
-    extra.dedup();
-    extra
+    differ.extend(missing);
+    differ.sort();
+    differ.dedup();
+    differ
 }
 
 impl Violation {
@@ -493,6 +494,29 @@ mod tests {
                 .starts_with("model agreement: group g rejected other records than the model (missing p2@4).")
         );
         assert_eq!(differences(&[at(0, 0)], &[at(0, 0), at(0, 1)]), "extra p0@1");
+    }
+
+    /// What a report lights: the records out of place, sorted, not every
+    /// record of the key.
+    #[test]
+    fn a_violation_names_the_records_that_differ_in_order() {
+        let at = |partition, offset| Position { partition, offset };
+        let reordered = Violation::KeyOrder {
+            group: "g".into(),
+            key: "k".into(),
+            expected: vec![at(0, 0), at(0, 1), at(0, 2), at(0, 3)],
+            got: vec![at(0, 0), at(0, 3), at(0, 2), at(0, 1)],
+        };
+        assert_eq!(reordered.positions(), [at(0, 1), at(0, 3)]);
+        let missing = Violation::NotOnlyNew {
+            group: "g".into(),
+            phase: 1,
+            expected: vec![at(1, 0), at(0, 5)],
+            got: vec![at(0, 5), at(0, 4), at(0, 4)],
+        };
+        assert_eq!(missing.positions(), [at(0, 4), at(1, 0)], "extra and missing, once each, sorted");
+        let gap = Violation::OffsetGap { partition: 2, offsets: vec![0, 1, 3] };
+        assert_eq!(gap.positions(), [at(2, 3)]);
     }
 
     fn trace(group: &str, stopped: Option<Kind>) -> Trace<crate::example::NotAnEvent> {
