@@ -196,21 +196,26 @@ impl<D: Domain> Properties<D> {
             ..defaults
         };
         let mut runner = TestRunner::new(config);
-        let (outcome, only) =
-            run_for_first_failure(&mut runner, &with_restarts(cases), |case, only| self.check_case(case, only));
+        let (outcome, only) = run_for_first_failure(&mut runner, &with_restarts(cases), |case, only| {
+            self.check_case(case, only).map_err(|(found, _)| found)
+        });
         match outcome {
             Ok(()) => Ok(()),
             Err(TestError::Abort(reason)) => Err(self.setup_failure(format!("proptest gave up: {reason}"))),
             Err(TestError::Fail(_, case)) => {
-                let (property, runner, message) = match self.check_case(&case, only) {
-                    Err(found) => found,
+                // Run once more, keeping the execution for the page.
+                let ((property, runner, message), execution) = match self.check_case(&case, only) {
+                    Err(failed) => failed,
                     Ok(()) => (
-                        "run",
-                        Runner::InMemory,
-                        "the case failed once and passed when run again: the system is not deterministic".into(),
+                        (
+                            "run",
+                            Runner::InMemory,
+                            "the case failed once and passed when run again: the system is not deterministic".into(),
+                        ),
+                        None,
                     ),
                 };
-                Err(Box::new(self.failure(property, runner, message, case)))
+                Err(Box::new(self.failure(property, runner, message, case, execution)))
             }
         }
     }
@@ -226,8 +231,9 @@ impl<D: Domain> Properties<D> {
     /// Runs one case on each runner, one execution per runner feeding
     /// every property; the first broken property, if any. With `only`,
     /// runs that runner and checks that property alone (a failure of the
-    /// run itself still counts).
-    fn check_case(&self, case: &Case, only: Option<Target>) -> Result<(), Found> {
+    /// run itself still counts). A failure comes with the execution it
+    /// was found in, if the run got that far.
+    fn check_case(&self, case: &Case, only: Option<Target>) -> Result<(), Failed<D>> {
         let wanted = |runner: Runner| only.is_none_or(|(_, r)| r == runner);
         let property = only.map(|(property, _)| property);
         if wanted(Runner::InMemory) {
@@ -236,7 +242,8 @@ impl<D: Domain> Properties<D> {
         }
         #[cfg(feature = "sqlite")]
         if self.durable && wanted(Runner::Durable) {
-            let store = scratch_dir().map_err(|e| ("run", Runner::Durable, format!("no scratch directory: {e}")))?;
+            let store =
+                scratch_dir().map_err(|e| (("run", Runner::Durable, format!("no scratch directory: {e}")), None))?;
             let durable =
                 crate::verify::Durable { domain: self.domain.clone(), store: store.path().join("views.sqlite") };
             check_execution(Runner::Durable, run(&durable, case), property)?;
@@ -244,7 +251,16 @@ impl<D: Domain> Properties<D> {
         Ok(())
     }
 
-    fn failure(&self, property: &'static str, runner: Runner, message: String, case: Case) -> Failure {
+    /// The failure of `case`, written as a replay file with the timeline
+    /// page of `execution`, the run that failed, beside it.
+    fn failure(
+        &self,
+        property: &'static str,
+        runner: Runner,
+        message: String,
+        case: Case,
+        execution: Option<Box<Execution<D>>>,
+    ) -> Failure {
         let case = match runner {
             Runner::InMemory => Case { schedule: without_restarts(&case.schedule), history: case.history },
             Runner::Durable => case,
@@ -254,43 +270,21 @@ impl<D: Domain> Properties<D> {
         let file = replay_file.as_ref().map_or_else(|_| "FILE".to_string(), |p| crate::text::path(p));
         let flag = if runner == Runner::Durable { " --durable" } else { "" };
         let reproduce = format!("{} replay {file}{flag}", self.reproduce);
-        let page = match &replay_file {
-            Ok(path) => self.write_page(property, runner, &case, &path.with_extension("html"), &reproduce),
-            Err(_) => Err("the replay file could not be written".into()),
+        let page = match (&replay_file, execution) {
+            (Ok(path), Some(execution)) => {
+                let path = path.with_extension("html");
+                let violations = crate::verify::check::check_all(&execution);
+                crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
+                    .title(&format!("property {property}, {runner} runner"))
+                    .replay_command(&reproduce)
+                    .write(&path)
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("cannot write {} ({e})", crate::text::path(&path)))
+            }
+            (Err(_), _) => Err("the replay file could not be written".into()),
+            (Ok(_), None) => Err("the case did not run to the end when run again, so there is nothing to draw".into()),
         };
         Failure { property, runner, message, case, replay_file, reproduce, page }
-    }
-
-    /// Runs `case` once more on `runner` and writes its timeline page to
-    /// `path` (the run is deterministic: it fails as it did).
-    fn write_page(
-        &self,
-        property: &str,
-        runner: Runner,
-        case: &Case,
-        path: &std::path::Path,
-        reproduce: &str,
-    ) -> Result<PathBuf, String> {
-        let execution = match runner {
-            Runner::InMemory => run(&Production(self.domain.clone()), case),
-            #[cfg(feature = "sqlite")]
-            Runner::Durable => {
-                let store = scratch_dir().map_err(|e| format!("no scratch directory: {e}"))?;
-                let durable =
-                    crate::verify::Durable { domain: self.domain.clone(), store: store.path().join("views.sqlite") };
-                run(&durable, case)
-            }
-            #[cfg(not(feature = "sqlite"))]
-            Runner::Durable => return Err("the durable runner needs the `sqlite` feature".into()),
-        }
-        .map_err(|(_, _, message)| message)?;
-        let violations = crate::verify::check::check_all(&execution);
-        crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
-            .title(&format!("property {property}, {runner} runner"))
-            .replay_command(reproduce)
-            .write(path)
-            .map_err(|e| format!("cannot write {} ({e})", crate::text::path(path)))?;
-        Ok(path.to_path_buf())
     }
 
     fn setup_failure(&self, message: String) -> Box<Failure> {
@@ -345,16 +339,20 @@ fn run<S: System>(system: &S, case: &Case) -> Result<Execution<S::Domain>, (&'st
     execute(system, &case.history, &case.schedule, &mut log).map_err(|e| failed(format!("the log failed: {e}")))
 }
 
+/// What a failed check gives, with the execution it failed in (none when
+/// the run itself failed).
+type Failed<D> = (Found, Option<Box<Execution<D>>>);
+
 /// Applies every property (or `only` the one named) to one execution.
 fn check_execution<D: Domain>(
     runner: Runner,
     execution: Result<Execution<D>, (&'static str, Runner, String)>,
     only: Option<&'static str>,
-) -> Result<(), (&'static str, Runner, String)> {
-    let execution = execution.map_err(|(property, _, message)| (property, runner, message))?;
+) -> Result<(), Failed<D>> {
+    let execution = execution.map_err(|(property, _, message)| ((property, runner, message), None))?;
     for (property, check) in all::<D>().into_iter().filter(|(name, _)| only.is_none_or(|only| only == *name)) {
         if let Err(violation) = check(&execution) {
-            return Err((property, runner, violation.to_string()));
+            return Err(((property, runner, violation.to_string()), Some(Box::new(execution))));
         }
     }
     Ok(())
@@ -408,8 +406,8 @@ mod tests {
         let mut runner = TestRunner::deterministic();
         let properties = Properties::new(Counters).in_memory_only();
         let case = with_restarts(counter_cases(10)).new_tree(&mut runner).expect("a case").current();
-        assert_eq!(properties.check_case(&case, None), Ok(()));
+        assert!(properties.check_case(&case, None).is_ok());
         // A target on a runner that is not run checks nothing.
-        assert_eq!(properties.check_case(&case, Some(("model_agreement", Runner::Durable))), Ok(()));
+        assert!(properties.check_case(&case, Some(("model_agreement", Runner::Durable))).is_ok());
     }
 }

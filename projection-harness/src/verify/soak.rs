@@ -11,7 +11,7 @@
 
 use super::check::Check;
 use super::replay_file::render;
-use super::{Case, System, execute};
+use super::{Case, Execution, System, execute};
 use crate::anomaly::Kind;
 use crate::domain::Domain;
 use crate::log::MerkqlLog;
@@ -202,7 +202,24 @@ pub fn evaluate<S: System>(
     checks: &[(&'static str, Check<S::Domain>)],
     case: &Case,
 ) -> Result<Vec<Kind>, (String, String)> {
-    let failed = |property: &str, message: String| (property.to_string(), message);
+    evaluate_keeping(make_system, checks, case).map_err(|failed| (failed.property, failed.message))
+}
+
+/// A case that failed, with the execution it failed in (none when the
+/// run itself failed): what its page is drawn from.
+struct Failed<D: Domain> {
+    property: String,
+    message: String,
+    execution: Option<Box<Execution<D>>>,
+}
+
+/// [`evaluate`], keeping the execution of a failure.
+fn evaluate_keeping<S: System>(
+    make_system: &(dyn Fn(&Path) -> S + Sync),
+    checks: &[(&'static str, Check<S::Domain>)],
+    case: &Case,
+) -> Result<Vec<Kind>, Failed<S::Domain>> {
+    let failed = |property: &str, message: String| Failed { property: property.to_string(), message, execution: None };
     let dir = crate::settings::scratch_dir().map_err(|e| failed("scratch", format!("no scratch directory: {e}")))?;
     let system = make_system(dir.path());
     let log_dir = dir.path().join("log");
@@ -211,35 +228,15 @@ pub fn evaluate<S: System>(
     let execution = execute(&system, &case.history, &case.schedule, &mut log)
         .map_err(|e| failed("execution", format!("the run failed: {e}")))?;
     for (name, check) in checks {
-        check(&execution).map_err(|violation| failed(name, violation.to_string()))?;
+        if let Err(violation) = check(&execution) {
+            return Err(Failed {
+                property: name.to_string(),
+                message: violation.to_string(),
+                execution: Some(Box::new(execution)),
+            });
+        }
     }
     Ok(execution.anomalies.iter().map(|a| a.kind).collect())
-}
-
-/// Runs `case` once more (runs are deterministic: it fails as it did) and
-/// writes its timeline page to `path`, with every violation `checks` find.
-fn write_page<S: System>(
-    make_system: &(dyn Fn(&Path) -> S + Sync),
-    checks: &[(&'static str, Check<S::Domain>)],
-    case: &Case,
-    path: &Path,
-    title: &str,
-    replay: &str,
-    (seed, index): (u64, u64),
-) -> Option<PathBuf> {
-    let dir = crate::settings::scratch_dir().ok()?;
-    let system = make_system(dir.path());
-    let mut log =
-        MerkqlLog::create(&dir.path().join("log"), system.domain().topic(), case.schedule.partitions()).ok()?;
-    let execution = execute(&system, &case.history, &case.schedule, &mut log).ok()?;
-    let violations: Vec<_> = checks.iter().filter_map(|(_, check)| check(&execution).err()).collect();
-    crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
-        .title(title)
-        .replay_command(replay)
-        .case(seed, index)
-        .write(path)
-        .ok()?;
-    Some(path.to_path_buf())
 }
 
 /// Case `index`: drawn, run, and on failure shrunk and saved.
@@ -258,21 +255,22 @@ fn run_case<S: System>(
         Err(reason) => unreachable!("a case strategy rejected: {reason}"),
     };
     let case = tree.current();
-    let verdict = evaluate(make_system, checks, &case);
-    let digest = case_digest(index, &case, verdict.as_ref().map(|_| "ok").unwrap_or_else(|(p, _)| p));
+    let verdict = evaluate_keeping(make_system, checks, &case);
+    let digest = case_digest(index, &case, verdict.as_ref().map(|_| "ok").unwrap_or_else(|f| &f.property));
     let (anomalies, failure) = match verdict {
         Ok(anomalies) => (anomalies, None),
-        Err((property, violation)) => {
+        Err(Failed { property, message: violation, execution }) => {
             let failure = if shrunk.fetch_add(1, Ordering::SeqCst) < MAX_SHRUNK_FAILURES {
-                shrink_and_save(plan, &mut runner, tree, make_system, checks, stop, index, property)
+                shrink_and_save(plan, &mut runner, tree, make_system, checks, stop, index, property, execution)
             } else {
                 save(
                     plan,
-                    (make_system, checks),
+                    checks,
                     &case,
                     index,
                     property.clone(),
                     format!("{property}: {violation} (not shrunk: {MAX_SHRUNK_FAILURES} failures were)"),
+                    execution,
                 )
             };
             (Vec::new(), Some(failure))
@@ -291,35 +289,41 @@ fn shrink_and_save<S: System>(
     stop: &AtomicBool,
     index: u64,
     property: String,
+    original_execution: Option<Box<Execution<S::Domain>>>,
 ) -> Failure {
     let original = tree.current();
+    // The minimal case is the last one that failed: its execution is the
+    // last one kept.
+    let last_failed: std::cell::RefCell<Option<Box<Execution<S::Domain>>>> = std::cell::RefCell::new(None);
     let shrunk = runner.run_one(tree, |case| {
         if stop.load(Ordering::SeqCst) {
             // Interrupted: the smallest case so far is kept.
             return Ok(());
         }
-        evaluate(make_system, checks, &case).map(drop).map_err(|(p, v)| TestCaseError::fail(format!("{p}: {v}")))
+        evaluate_keeping(make_system, checks, &case).map(drop).map_err(|failed| {
+            *last_failed.borrow_mut() = failed.execution;
+            TestCaseError::fail(format!("{}: {}", failed.property, failed.message))
+        })
     });
-    let (case, violation) = match shrunk {
-        Err(TestError::Fail(reason, minimal)) => (minimal, reason.message().to_string()),
+    let (case, violation, execution) = match shrunk {
+        Err(TestError::Fail(reason, minimal)) => (minimal, reason.message().to_string(), last_failed.into_inner()),
         // The failure did not recur (a flaky system): keep the original.
-        _ => (original, format!("{property}: failed once, did not fail again when re-run")),
+        _ => (original, format!("{property}: failed once, did not fail again when re-run"), original_execution),
     };
-    save(plan, (make_system, checks), &case, index, property, violation)
+    save(plan, checks, &case, index, property, violation, execution)
 }
 
-/// How a failed case is run again for its page: the system and the checks.
-type Rerun<'a, S> = (&'a (dyn Fn(&Path) -> S + Sync), &'a [(&'static str, Check<<S as System>::Domain>)]);
-
-/// Writes `case` into the plan's output directory with its timeline page,
-/// and says how to replay it.
-fn save<S: System>(
+/// Writes `case` into the plan's output directory, with the timeline page
+/// of `execution` (the run it failed in) beside it, and says how to
+/// replay it.
+fn save<D: Domain>(
     plan: &Plan,
-    (make_system, checks): Rerun<'_, S>,
+    checks: &[(&'static str, Check<D>)],
     case: &Case,
     index: u64,
     property: String,
     violation: String,
+    execution: Option<Box<Execution<D>>>,
 ) -> Failure {
     let name = format!("soak-{:016x}-{index}.jsonl", plan.seed);
     let written = std::fs::create_dir_all(&plan.out)
@@ -334,9 +338,16 @@ fn save<S: System>(
         }
         Err(e) => (None, format!("the replay file could not be written to {}: {e}", crate::text::path(&plan.out))),
     };
-    let page = file.as_ref().and_then(|file| {
-        let title = format!("soak case {index}, property {property}");
-        write_page(make_system, checks, case, &file.with_extension("html"), &title, &replay, (plan.seed, index))
+    let page = file.as_ref().zip(execution).and_then(|(file, execution)| {
+        let path = file.with_extension("html");
+        let violations: Vec<_> = checks.iter().filter_map(|(_, check)| check(&execution).err()).collect();
+        crate::timeline::Timeline::new(&execution, &case.schedule, &violations)
+            .title(&format!("soak case {index}, property {property}"))
+            .replay_command(&replay)
+            .case(plan.seed, index)
+            .write(&path)
+            .ok()
+            .map(|()| path)
     });
     Failure { case: index, property, violation, events: case.history.len(), file, replay, page }
 }
