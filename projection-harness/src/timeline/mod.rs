@@ -12,10 +12,16 @@
 //! - the schedule's faults, restarts and reopens above the phase they
 //!   come before;
 //! - every violation and anomaly, with its explanation: choosing one
-//!   (a radio button: the page needs no script) lights the exact records
-//!   and positions it involves in both kinds of lane;
+//!   (a radio button: the page needs no script) lights the records and
+//!   positions it names in both kinds of lane (an anomaly names its first
+//!   ten; a finding says how many more it involves);
 //! - the views that differ, side by side, the differing lines marked;
 //! - the command that replays the case, and its seed and case index.
+//!
+//! A page stays small whatever the history: a partition cell draws at
+//! most 200 records and a page 4,000 (records a finding lights are always
+//! drawn), a list of positions 200 runs, a pair of views 400 rows; what is
+//! left out is counted where it was left out.
 //!
 //! Every text that comes from the input (keys, values, names, messages
 //! quoting them) is escaped, and the page's content

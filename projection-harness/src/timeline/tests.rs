@@ -12,7 +12,7 @@ use crate::record::{LogRecord, Position};
 use crate::runner::{PhaseReport, RunError, Runner, Steps};
 use crate::verify::check::check_all;
 use crate::verify::execute::{InjectedFault, Stop, Trace};
-use crate::verify::{Phase, WithSteps, execute};
+use crate::verify::{Phase, Violation, WithSteps, execute};
 use std::collections::BTreeSet;
 
 fn at(partition: u32, offset: u64) -> Position {
@@ -279,27 +279,126 @@ fn views_pair_as_the_violation_says() {
     assert_eq!(html.matches("<details class=\"pair\" open>").count(), 2);
 }
 
-#[test]
-fn no_input_text_becomes_markup() {
-    let hostile = "<script>alert(1)</script><img src=x onerror=alert(1)>\"'&\u{202e}";
-    let mut execution = by_hand(vec![trace(hostile, hostile, AnyView::new(hostile.to_string()))], Vec::new());
-    execution.produced[0].1 = HistoryRecord { key: Some(hostile.into()), value: hostile.into() };
-    let html = Timeline::new(&execution, &three_phases(), &[]).title(hostile).replay_command(hostile).html();
-    let tags: BTreeSet<&str> = html
-        .split('<')
-        .skip(1)
-        .map(|tag| tag.trim_start_matches('/').split(|c: char| !c.is_ascii_alphanumeric() && c != '!').next().unwrap())
-        .collect();
-    let own: BTreeSet<&str> = [
+/// Every element and attribute of `html` is one the page writes itself:
+/// input text added none (an unquoted value would add attributes, a raw
+/// `<` elements).
+fn only_own_markup(html: &str) -> Result<(), String> {
+    const ELEMENTS: &[&str] = &[
         "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "code",
         "section", "ol", "li", "input", "label", "span", "b", "pre", "div", "table", "thead", "tbody", "tr", "th",
         "td", "i", "details", "summary",
-    ]
-    .into();
-    assert!(tags.is_subset(&own), "markup not the page's own: {:?}", tags.difference(&own).collect::<Vec<_>>());
+    ];
+    const ATTRIBUTES: &[&str] = &[
+        "html",
+        "lang",
+        "charset",
+        "http-equiv",
+        "content",
+        "name",
+        "class",
+        "data-f",
+        "title",
+        "id",
+        "type",
+        "for",
+        "checked",
+        "open",
+        "colspan",
+    ];
+    for tag in html.split('<').skip(1) {
+        let tag = &tag[..tag.find('>').ok_or("a tag that does not end")?];
+        let tag = tag.strip_prefix('/').unwrap_or(tag);
+        // Quoted values removed, what is left is the element and its
+        // attributes' names.
+        let unquoted: String = tag.split('"').step_by(2).collect::<Vec<_>>().join("\"\"");
+        let mut words = unquoted.split_whitespace();
+        let element = words.next().unwrap_or("");
+        if !ELEMENTS.contains(&element) {
+            return Err(format!("element not the page's own: <{tag}>"));
+        }
+        for word in words {
+            let attribute = word.split('=').next().unwrap_or("");
+            if !ATTRIBUTES.contains(&attribute) || (word.contains('=') && !word.ends_with("\"\"")) {
+                return Err(format!("attribute not the page's own: {word} in <{tag}>"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn no_input_text_becomes_markup() {
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(1)>\" onmouseover=alert(1) x='&amp;\u{202e}";
+    let mut stopped = trace(hostile, hostile, AnyView::new(hostile.to_string()));
+    stopped.stopped = Some(Stop {
+        phase: 1,
+        anomaly: crate::anomaly::Kind::ApplyPanic,
+        message: hostile.into(),
+        positions: vec![at(0, 0)],
+        count: 1,
+    });
+    stopped.rejected.push(crate::domain::Rejected {
+        topic: hostile.into(),
+        partition: 0,
+        offset: 0,
+        error: crate::domain::RecordError::WrongKey { key: Some(hostile.into()), expected: hostile.into() },
+    });
+    let mut execution = by_hand(vec![stopped], Vec::new());
+    execution.produced[0].1 = HistoryRecord { key: Some(hostile.into()), value: hostile.into() };
+    execution.faults.push(InjectedFault { phase: 0, fault: Fault::PollError, effect: hostile.into() });
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    anomalies.add(crate::anomaly::Kind::ApplyPanic, Some(hostile), &[at(0, 0)], || hostile.into());
+    execution.anomalies = anomalies.into_vec();
+    let violations = [Violation::ModelMismatch { group: hostile.into(), diff: hostile.into() }];
+    let html = Timeline::new(&execution, &three_phases(), &violations).title(hostile).replay_command(hostile).html();
+    only_own_markup(&html).unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "shown as text");
+    assert!(html.contains("&amp;amp;"), "an entity in the input shows as itself");
     assert!(!html.contains('\u{202e}'), "a bidirectional override shows escaped");
     assert!(html.contains("default-src 'none'"), "and the page forbids scripts and fetches");
+    // Every place input text goes: title, command, key, value, group,
+    // projection, stop message, rejection, fault effect, finding, view.
+    let shown = html.matches("&lt;script&gt;alert(1)&lt;/script&gt;").count();
+    assert!(shown >= 11, "the hostile text is shown in every place: {shown}");
+}
+
+#[test]
+fn a_phase_finding_lights_only_that_phase_of_its_group() {
+    let phase = |index: usize| crate::verify::execute::PhaseTrace {
+        phase: index,
+        expected_new: Vec::new(),
+        crashed: None,
+        committed: PhaseReport { delivered: vec![at(0, 0)], committed: true, ..PhaseReport::default() },
+        retries: 0,
+        log_ends: Vec::new(),
+    };
+    let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
+    group.phases = vec![phase(0), phase(1), phase(2)];
+    let mut other = group.clone();
+    other.group_id = "totals-late".into();
+    let execution = by_hand(vec![group, other], Vec::new());
+    let violation = Violation::NotOnlyNew {
+        group: "totals-incremental".into(),
+        phase: 1,
+        expected: Vec::new(),
+        got: vec![at(0, 0)],
+    };
+    let html = Timeline::new(&execution, &three_phases(), std::slice::from_ref(&violation)).html();
+    let lit_cells: Vec<(String, usize)> = rows(&html, "group")
+        .into_iter()
+        .flat_map(|(header, row)| {
+            let name = header.split("<span class=\"name\">").nth(1).unwrap();
+            let group = name[..name.find("</span>").unwrap()].to_string();
+            row.split("<td>")
+                .skip(1)
+                .enumerate()
+                .filter(|(_, cell)| cell.split("<span class=\"pos\"").skip(1).any(|chip| lit_by(chip).contains(&0)))
+                .map(move |(column, _)| (group.clone(), column))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(lit_cells, [("totals-incremental".to_string(), 1)], "its group, its phase");
+    assert_eq!(lit_records(&html, 0), [at(0, 0)].into(), "and the record in its partition lane");
 }
 
 #[test]
