@@ -218,3 +218,33 @@ impl<D: Domain> crate::verify::System for DurableWithSteps<D> {
         )
     }
 }
+
+#[cfg(test)]
+mod involved_tests {
+    use super::CheckpointError;
+    use crate::record::Position;
+
+    #[test]
+    fn a_checkpoint_error_names_the_records_it_is_about() {
+        let at = |partition, offset| Position { partition, offset };
+        let ahead = CheckpointError::OffsetsAhead {
+            group: "g".into(),
+            partition: 1,
+            stored_next: 2,
+            delivered_from: 5,
+            advice: String::new(),
+        };
+        assert_eq!(ahead.involved(), (vec![at(1, 2), at(1, 3), at(1, 4)], 3), "the records it would skip");
+        let backwards =
+            CheckpointError::LogWentBackwards { group: "g".into(), partition: 0, log_end: 4, stored_next: 6 };
+        assert_eq!(backwards.involved(), (vec![at(0, 4), at(0, 5)], 2), "applied, no longer in the log");
+        let rewritten = CheckpointError::LogRewritten {
+            group: "g".into(),
+            partition: 3,
+            offset: 9,
+            stored: String::new(),
+            found: String::new(),
+        };
+        assert_eq!(rewritten.involved(), (vec![at(3, 9)], 1));
+    }
+}

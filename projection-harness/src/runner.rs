@@ -898,4 +898,27 @@ mod tests {
         assert_eq!(serde_json::to_string(&CrashPoint::BeforeCommit).unwrap(), "\"BeforeCommit\"");
         assert!(serde_json::from_str::<CrashPoint>("\"before_commit\"").is_err());
     }
+
+    /// What a report lights of a stopped runner: the record it stopped at,
+    /// or a gap's first missing records and how many are missing.
+    #[test]
+    fn an_error_names_the_records_it_is_about() {
+        use super::{LogError, Position, RunError};
+        let at = |partition, offset| Position { partition, offset };
+        let damaged = RunError::Log(LogError::Damaged {
+            anomaly: crate::anomaly::Kind::InconsistentOffsets,
+            partition: 2,
+            offset: 7,
+            detail: String::new(),
+        });
+        assert_eq!(damaged.involved(), (vec![at(2, 7)], 1));
+        let panicked =
+            RunError::ProjectionPanicked { group: "g".into(), partition: 1, offset: 4, message: String::new() };
+        assert_eq!(panicked.involved(), (vec![at(1, 4)], 1));
+        let gap = RunError::Gap { group: "g".into(), partition: 0, expected: 3, got: 20 };
+        let (listed, count) = gap.involved();
+        assert_eq!(listed, (3..13).map(|o| at(0, o)).collect::<Vec<_>>(), "the first ten missing records");
+        assert_eq!(count, 17, "of the 17 missing");
+        assert_eq!(RunError::NotRebuildable("g".into()).involved(), (Vec::new(), 0));
+    }
 }

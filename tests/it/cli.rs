@@ -650,3 +650,16 @@ fn replay_html_refuses_before_the_run_a_page_it_cannot_write_or_the_input_itself
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the file being replayed"));
     assert_eq!(std::fs::read(&file).unwrap(), before, "the input is untouched");
 }
+
+#[test]
+fn replay_html_that_cannot_be_written_after_the_run_keeps_the_report_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "{\"type\":\"Checkout\",\"cart_id\":\"c1\"}\n");
+    // /dev/full opens for writing and fails every write (ENOSPC).
+    let out = cart(&["replay", &file, "--html", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(3), "the output could not be written");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("every property holds"), "the report stands: {report}");
+    assert!(!report.contains("Timeline page:"), "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the timeline page to /dev/full"));
+}

@@ -410,3 +410,36 @@ fn a_big_cell_shows_its_first_records_and_counts_the_rest() {
     assert_eq!(html.matches("<div class=\"rec\"").count(), lanes::MAX_RECORDS_PER_CELL);
     assert!(html.contains(&format!("… {} more records", 500 - lanes::MAX_RECORDS_PER_CELL)));
 }
+
+#[test]
+fn the_page_opens_on_the_first_finding_that_lights_records() {
+    let execution = by_hand(vec![trace("totals-incremental", "totals", AnyView::new(2u32))], Vec::new());
+    let violations = [
+        Violation::ModelMismatch { group: "totals-incremental".into(), diff: String::new() },
+        Violation::AppliedTwice { group: "totals-incremental".into(), position: at(0, 1), count: 2 },
+    ];
+    let html = Timeline::new(&execution, &three_phases(), &violations).html();
+    assert!(html.contains("id=\"focus-1\" checked"), "the first violation names no record");
+    assert!(html.contains("<h1 class=\"fail\">an execution: 2 violations</h1>"));
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    anomalies.add(crate::anomaly::Kind::Unseen, None, &[at(0, 0)], || "unseen".into());
+    anomalies.add(crate::anomaly::Kind::PollSkip, Some("totals-incremental"), &[at(0, 2)], || "skip".into());
+    let mut execution = execution;
+    execution.anomalies = anomalies.into_vec();
+    let html = Timeline::new(&execution, &three_phases(), &[]).html();
+    let first_with_a_group = if html.find("<b>poll-skip</b>") < html.find("<b>unseen</b>") { 0 } else { 1 };
+    assert!(html.contains(&format!("id=\"focus-{first_with_a_group}\" checked")), "a group's anomaly first");
+    assert!(html.contains("<h1 class=\"pass\">an execution: no violation; 2 anomalies named</h1>"), "{html}");
+}
+
+#[test]
+fn a_page_is_written_as_rendered() {
+    let execution = by_hand(Vec::new(), Vec::new());
+    let schedule = three_phases();
+    let timeline = Timeline::new(&execution, &schedule, &[]).title("t");
+    let dir = tempfile::tempdir().unwrap();
+    timeline.write(&dir.path().join("page.html")).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("page.html")).unwrap(), timeline.html());
+    assert!(timeline.html().contains("<h1 class=\"pass\">t: every property holds</h1>"));
+    assert!(timeline.write(&dir.path().join("no-such-dir").join("page.html")).is_err());
+}
