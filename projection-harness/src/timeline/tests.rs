@@ -134,6 +134,11 @@ fn each_finding_lights_exactly_its_records_and_only_in_its_groups_lanes() {
         }
     }
     assert!(seen_in_groups > 0, "some group lane is lit");
+    for number in 0..findings.len() {
+        // The style lights what carries a finding's number when it is chosen.
+        let rule = format!("body:has(#focus-{number}:checked) td [data-f~=\"{number}\"]{{background:var(--lit)");
+        assert!(html.contains(&rule), "no rule lights finding {number}");
+    }
     // The first violation names records, and the page opens with it lit.
     assert!(!findings[0].positions.is_empty());
     assert!(html.contains("id=\"focus-0\" checked"));
