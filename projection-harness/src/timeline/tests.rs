@@ -448,3 +448,166 @@ fn a_page_is_written_as_rendered() {
     assert!(timeline.html().contains("<h1 class=\"pass\">t: every property holds</h1>"));
     assert!(timeline.write(&dir.path().join("no-such-dir").join("page.html")).is_err());
 }
+
+/// A report of one poll.
+fn report(delivered: &[Position], applied: &[Position], committed: bool) -> PhaseReport<crate::example::NotAnEvent> {
+    PhaseReport { delivered: delivered.to_vec(), applied: applied.to_vec(), committed, ..PhaseReport::default() }
+}
+
+/// An execution that does a bit of everything a page draws: a crash and a
+/// retry, a fault, a reopen, a restart, a reused consumer, a late group
+/// that stops, a rejected and a keyless record, a poll that returns what
+/// was not due and leaves what was due, and findings of every shape.
+fn everything() -> (Execution<Counters>, Schedule, Vec<Violation>) {
+    use crate::runner::CrashPoint;
+    let schedule = Schedule::new(
+        2,
+        vec![
+            Phase {
+                produce: 3,
+                crash: Some(CrashPoint::BeforeCommit),
+                faults: vec![Fault::FlipPayloadByte { partition: 1, offset: 0 }],
+                ..Phase::default()
+            },
+            Phase { produce: 1, reopen: true, restart: true, reuse_consumer: true, ..Phase::default() },
+            Phase { produce: 0, ..Phase::default() },
+        ],
+        Some(1),
+    )
+    .unwrap();
+    let mut produced: Vec<_> =
+        [at(0, 0), at(1, 0), at(0, 1), at(1, 1), at(0, 2), at(1, 2)].into_iter().map(|p| (p, add("c1", 1))).collect();
+    produced[3].1 = HistoryRecord { key: Some("c2".into()), value: "not json".into() };
+    produced[5].1 = HistoryRecord { key: None, value: r#"{"counter":"c3","add":2}"#.into() };
+    let rejected = crate::domain::Rejected {
+        topic: "counter-events".into(),
+        partition: 1,
+        offset: 1,
+        error: crate::domain::RecordError::WrongKey { key: Some("c2".into()), expected: "c9".into() },
+    };
+    let phase = |index: usize, expected: &[Position], committed| crate::verify::execute::PhaseTrace {
+        phase: index,
+        expected_new: expected.to_vec(),
+        crashed: None,
+        committed,
+        retries: 0,
+        log_ends: Vec::new(),
+    };
+    let first = [at(0, 0), at(1, 0), at(0, 1)];
+    let mut incremental = trace("totals-incremental", "totals", AnyView::new(2u32));
+    incremental.phases = vec![
+        crate::verify::execute::PhaseTrace {
+            crashed: Some(report(&first, &[at(0, 0), at(1, 0)], false)),
+            retries: 1,
+            ..phase(0, &first, {
+                let mut committed = report(&first, &[at(0, 1)], true);
+                committed.duplicates = vec![at(0, 0), at(1, 0)];
+                committed.checkpoint = Some([(0, 2), (1, 1)].into());
+                committed
+            })
+        },
+        phase(1, &[at(1, 1)], {
+            let mut committed = report(&[at(1, 1), at(0, 0)], &[], true);
+            committed.rejected = vec![rejected.clone()];
+            committed
+        }),
+        phase(2, &[], report(&[], &[], true)),
+        phase(3, &[at(0, 2), at(1, 2)], report(&[at(0, 2), at(1, 2)], &[at(0, 2), at(1, 2)], true)),
+    ];
+    incremental.rejected = vec![rejected];
+    let mut late = trace("totals-late", "totals", AnyView::new(1u32));
+    late.phases = vec![phase(1, &[at(0, 0), at(1, 0), at(0, 1), at(1, 1)], report(&first, &first, false))];
+    late.stopped = Some(Stop {
+        phase: 2,
+        anomaly: crate::anomaly::Kind::PollSkip,
+        message: "partition 0 skipped".into(),
+        positions: vec![at(0, 2)],
+        count: 3,
+    });
+    let all: Vec<Position> = produced.iter().map(|(p, _)| *p).collect();
+    let mut full = trace("totals-full", "totals", AnyView::new(3u32));
+    full.phases = vec![phase(4, &all, report(&all, &all[..5], true))];
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    let unseen: Vec<Position> = (0..10).map(|o| at(0, o)).collect();
+    anomalies.add_counted(crate::anomaly::Kind::Unseen, None, &unseen, 15, || "never read".into());
+    anomalies.add_counted(crate::anomaly::Kind::PollSkip, Some("totals-late"), &[at(0, 2)], 3, || "stopped".into());
+    anomalies.add(crate::anomaly::Kind::DuplicateApply, Some("totals-incremental"), &[at(0, 0)], || "twice".into());
+    let anomalies = anomalies.into_vec();
+    let execution = Execution {
+        produced,
+        incremental: vec![incremental],
+        late: Some(vec![late]),
+        full: vec![full],
+        block_orders: Vec::new(),
+        model: Model { views: [("totals".to_string(), AnyView::new(3u32))].into(), rejected: vec![at(1, 1)] },
+        faults: vec![InjectedFault {
+            phase: 0,
+            fault: Fault::FlipPayloadByte { partition: 1, offset: 0 },
+            effect: "changed a byte".into(),
+        }],
+        anomalies: anomalies.clone(),
+    };
+    let violations = vec![
+        Violation::NotOnlyNew {
+            group: "totals-incremental".into(),
+            phase: 1,
+            expected: vec![at(1, 1)],
+            got: vec![at(1, 1), at(0, 0)],
+        },
+        Violation::ModelMismatch {
+            group: "totals-incremental".into(),
+            diff: "--- model\n+++ totals-incremental\n-3\n+2\n 1\n 2\n 3\n 4\n 5".into(),
+        },
+        Violation::Anomaly(anomalies[anomalies.len() - 1].clone()),
+    ];
+    (execution, schedule, violations)
+}
+
+/// The page's body, one element per line: what a change to the page
+/// changes, for review (the style is left out).
+fn reviewable(html: &str) -> String {
+    let body = &html[html.find("<body>").unwrap()..];
+    ["<tr", "<div", "<li", "<section", "<details", "<p", "<h"]
+        .iter()
+        .fold(body.to_string(), |text, tag| text.replace(tag, &format!("\n{tag}")))
+}
+
+#[test]
+fn the_page_of_an_execution_that_does_everything() {
+    let (execution, schedule, violations) = everything();
+    let html = Timeline::new(&execution, &schedule, &violations)
+        .title("everything")
+        .replay_command("cargo run -- replay everything.jsonl --durable")
+        .case(7, 42)
+        .html();
+    insta::assert_snapshot!(reviewable(&html));
+}
+
+#[test]
+fn a_page_draws_a_bounded_number_of_records_and_runs() {
+    // 30 partitions of 200 records in one phase: more than a page draws.
+    let produced: Vec<_> = (0..6_000u64).map(|i| (at((i % 30) as u32, i / 30), add("c", 1))).collect();
+    // Two groups, each with 64 phases returning 400 scattered records.
+    let scattered: Vec<Position> = (0..400u64).map(|i| at(0, 2 * i)).collect();
+    let phases: Vec<_> = (0..64)
+        .map(|index| crate::verify::execute::PhaseTrace {
+            phase: index,
+            expected_new: scattered.clone(),
+            crashed: None,
+            committed: report(&scattered, &scattered, true),
+            retries: 0,
+            log_ends: Vec::new(),
+        })
+        .collect();
+    let mut one = trace("totals-incremental", "totals", AnyView::new(3u32));
+    one.phases = phases;
+    let mut two = one.clone();
+    two.group_id = "totals-late".into();
+    let execution = Execution { produced, ..by_hand(vec![one, two], Vec::new()) };
+    let schedule = Schedule::new(30, vec![Phase::default(); 63], None).unwrap();
+    let html = Timeline::new(&execution, &schedule, &[]).html();
+    let lanes = &html[html.find("<table class=\"timeline\"").unwrap()..];
+    assert_eq!(lanes.matches("<div class=\"rec\"").count(), lanes::MAX_RECORDS_PER_PAGE);
+    assert_eq!(lanes.matches("<span class=\"pos\"").count(), lanes::MAX_RUNS_PER_PAGE);
+    assert!(html.contains("… 200 more records"), "a partition past the budget says what it left out");
+}
