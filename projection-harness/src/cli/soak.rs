@@ -162,3 +162,48 @@ pub fn json_report(options: &Options, summary: &Summary) -> String {
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     crate::text::json_escaped(&text).into_owned() + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::soak::Failure;
+
+    #[test]
+    fn the_text_summary_gives_each_failure_its_replay_command_and_page() {
+        let options = Options {
+            limit: Limit::Cases(10),
+            seed: 5,
+            threads: 2,
+            shard: Shard::ALL,
+            max_events: 300,
+            faults: true,
+            out: PathBuf::from("out"),
+        };
+        let failure = |case: u64, page: Option<&str>| Failure {
+            case,
+            property: "history".into(),
+            violation: "history: lost-write\ndetail".into(),
+            events: 4,
+            file: Some(PathBuf::from(format!("out/soak-{case}.jsonl"))),
+            replay: format!("cargo run --release -- replay out/soak-{case}.jsonl"),
+            page: page.map(PathBuf::from),
+        };
+        let summary = Summary {
+            cases: 10,
+            events: 40,
+            seconds: 2.0,
+            failures: vec![failure(3, Some("out/soak-3.html")), failure(7, None)],
+            violations: [("history".to_string(), 2)].into(),
+            anomalies: BTreeMap::new(),
+            digest: "ab".into(),
+            interrupted: false,
+        };
+        let text = text_report(&options, &summary);
+        assert!(text.starts_with("Soak with faults: 10 cases on shard 0/1, seed 5, 2 thread(s)"), "{text}");
+        assert!(text.contains(
+            "  case 3: history: lost-write (4 events after shrinking)\n    replay: cargo run --release -- replay out/soak-3.jsonl\n    page: out/soak-3.html\n  case 7:"
+        ), "{text}");
+        assert_eq!(text.matches("    page: ").count(), 1, "no page line without a page");
+        assert!(text.contains("Failures: 2.\n") && text.contains("Violations by property (cases): history 2.\n"));
+    }
+}

@@ -611,3 +611,56 @@ fn a_page_draws_a_bounded_number_of_records_and_runs() {
     assert_eq!(lanes.matches("<span class=\"pos\"").count(), lanes::MAX_RUNS_PER_PAGE);
     assert!(html.contains("… 200 more records"), "a partition past the budget says what it left out");
 }
+
+#[test]
+fn findings_name_the_groups_and_the_stop_they_concern() {
+    let mut stopped = trace("totals-incremental", "totals", AnyView::new(1u32));
+    stopped.stopped = Some(Stop {
+        phase: 2,
+        anomaly: crate::anomaly::Kind::PollSkip,
+        message: String::new(),
+        positions: vec![],
+        count: 0,
+    });
+    let mut execution = by_hand(
+        vec![stopped, trace("other-incremental", "other", AnyView::new(1u32))],
+        vec![trace("totals-full", "totals", AnyView::new(1u32)), trace("other-full", "other", AnyView::new(1u32))],
+    );
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    anomalies.add(crate::anomaly::Kind::PollSkip, Some("totals-incremental"), &[], || "stop".into());
+    anomalies.add(crate::anomaly::Kind::DuplicateApply, Some("totals-incremental"), &[], || "not the stop".into());
+    anomalies.add(crate::anomaly::Kind::PollSkip, Some("other-incremental"), &[], || "did not stop".into());
+    execution.anomalies = anomalies.into_vec();
+    let violations = [Violation::SplitMismatch { projection: "totals".into(), diff: String::new() }];
+    let (findings, unlisted) = findings(&execution, &violations);
+    assert_eq!(unlisted, 0);
+    assert_eq!(findings[0].groups, ["totals-full", "totals-incremental"], "the projection's full and split groups");
+    let stop_of = |group: &str, name: &str| {
+        findings.iter().find(|f| f.groups == [group] && f.name == name).map(|f| f.stopped_in).unwrap()
+    };
+    assert_eq!(stop_of("totals-incremental", "poll-skip"), Some(2));
+    assert_eq!(stop_of("totals-incremental", "duplicate-apply"), None, "it stopped for another anomaly");
+    assert_eq!(stop_of("other-incremental", "poll-skip"), None, "that group did not stop");
+}
+
+#[test]
+fn a_page_lists_its_first_findings_and_counts_the_rest() {
+    let mut execution = by_hand(Vec::new(), Vec::new());
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    // The log's own anomalies first: one naming no record, one naming some.
+    anomalies.add(crate::anomaly::Kind::InconsistentOffsets, None, &[], || "no record".into());
+    anomalies.add(crate::anomaly::Kind::LostWrite, None, &[at(0, 1)], || "lost".into());
+    for group in 0..70 {
+        anomalies.add(crate::anomaly::Kind::DuplicateApply, Some(&format!("g{group}")), &[], || "twice".into());
+    }
+    execution.anomalies = anomalies.into_vec();
+    let (listed, unlisted) = findings(&execution, &[]);
+    assert_eq!((listed.len(), unlisted), (findings::MAX_FINDINGS, 72 - findings::MAX_FINDINGS));
+    let html = Timeline::new(&execution, &three_phases(), &[]).html();
+    assert!(html.contains(&format!("… and {} more not listed", 72 - findings::MAX_FINDINGS)));
+    let lost = html.find("<b>lost-write</b>").unwrap();
+    let chosen = html.find(" checked>").unwrap();
+    assert!(chosen < lost && html[chosen..lost].matches("<li").count() == 0, "the finding naming a record is chosen");
+    let few = Timeline::new(&by_hand(Vec::new(), Vec::new()), &three_phases(), &[]).html();
+    assert!(!few.contains("more not listed"));
+}
