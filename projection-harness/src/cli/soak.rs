@@ -194,7 +194,7 @@ mod tests {
             seconds: 2.0,
             failures: vec![failure(3, Some("out/soak-3.html")), failure(7, None)],
             violations: [("history".to_string(), 2)].into(),
-            anomalies: BTreeMap::new(),
+            anomalies: std::collections::BTreeMap::new(),
             digest: "ab".into(),
             interrupted: false,
         };
