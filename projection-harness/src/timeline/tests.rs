@@ -664,3 +664,95 @@ fn a_page_lists_its_first_findings_and_counts_the_rest() {
     let few = Timeline::new(&by_hand(Vec::new(), Vec::new()), &three_phases(), &[]).html();
     assert!(!few.contains("more not listed"));
 }
+
+#[test]
+fn a_stop_that_names_no_record_is_lit_by_the_anomaly_it_stopped_for_only() {
+    let mut stopped = trace("totals-incremental", "totals", AnyView::new(1u32));
+    // A panic that escaped the runner says not which record.
+    stopped.stopped = Some(Stop {
+        phase: 1,
+        anomaly: crate::anomaly::Kind::ApplyPanic,
+        message: String::new(),
+        positions: vec![],
+        count: 0,
+    });
+    let mut execution = by_hand(vec![stopped], Vec::new());
+    let mut anomalies = crate::anomaly::Anomalies::default();
+    anomalies.add(crate::anomaly::Kind::ApplyPanic, Some("totals-incremental"), &[], || "panicked".into());
+    anomalies.add(crate::anomaly::Kind::DuplicateApply, Some("totals-incremental"), &[], || "twice".into());
+    execution.anomalies = anomalies.into_vec();
+    let (findings, _) = findings(&execution, &[]);
+    let panic = findings.iter().position(|f| f.name == "apply-panic").unwrap();
+    let html = Timeline::new(&execution, &three_phases(), &[]).html();
+    assert!(html.contains(&format!("<div class=\"step stopped\" data-f=\" {panic} \">")), "{html}");
+}
+
+#[test]
+fn a_long_list_of_positions_says_how_many_it_left_out_and_where() {
+    let scattered: Vec<Position> = (0..450u64).map(|i| at(0, 2 * i)).collect();
+    let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
+    group.phases = vec![crate::verify::execute::PhaseTrace {
+        phase: 0,
+        expected_new: scattered.clone(),
+        crashed: None,
+        committed: report(&scattered, &scattered, true),
+        retries: 0,
+        log_ends: Vec::new(),
+    }];
+    let execution = by_hand(vec![group], Vec::new());
+    let html = Timeline::new(&execution, &three_phases(), &[]).html();
+    assert!(html.contains("<span class=\"pos\">p0@398</span> <span class=\"more\">… 250 more</span>"), "{html}");
+    // A lit record past the list's limit is drawn where it is.
+    let violation = Violation::AppliedTwice { group: "totals-incremental".into(), position: at(0, 600), count: 2 };
+    let html = Timeline::new(&execution, &three_phases(), std::slice::from_ref(&violation)).html();
+    let lit = "<span class=\"more\">… 100 more</span> <span class=\"pos\" data-f=\" 0 \">p0@600</span> <span class=\"more\">… 149 more</span>";
+    assert!(html.contains(lit), "{html}");
+}
+
+#[test]
+fn late_and_partition_order_violations_pair_their_views() {
+    let incremental = trace("totals-incremental", "totals", AnyView::new(3u32));
+    let mut execution = by_hand(vec![incremental], Vec::new());
+    execution.late = Some(vec![trace("totals-late", "totals", AnyView::new(2u32))]);
+    let fold = |partitions: Vec<u32>, n: u32| crate::verify::execute::BlockOrderFold {
+        partitions,
+        views: vec![("other".into(), AnyView::new(0u32)), ("totals".into(), AnyView::new(n))],
+    };
+    execution.block_orders = vec![fold(vec![0, 1], 3), fold(vec![1, 0], 4), fold(vec![0, 1, 2], 5)];
+    let violations = [
+        Violation::LateGroupMismatch { projection: "totals".into(), joined: 1, diff: String::new() },
+        Violation::PartitionOrder {
+            projection: "totals".into(),
+            arrival: vec![0, 1],
+            order: vec![1, 0],
+            diff: String::new(),
+        },
+    ];
+    let pairs = views::pairs(&execution, &violations);
+    let shown: Vec<(String, String, String, String)> = pairs
+        .iter()
+        .map(|p| (p.left_name.clone(), p.left.to_json_pretty(), p.right_name.clone(), p.right.to_json_pretty()))
+        .collect();
+    assert_eq!(shown[0], ("totals-incremental".into(), "3".into(), "totals-late".into(), "2".into()));
+    assert_eq!(
+        shown[1],
+        (
+            "totals, partitions in arrival order".into(),
+            "3".into(),
+            "totals, partitions in order [1, 0]".into(),
+            "4".into()
+        )
+    );
+    assert_eq!(pairs.len(), 3, "and the late group against the model: {shown:?}");
+}
+
+#[test]
+fn a_page_draws_its_first_pairs_of_views_and_names_the_rest() {
+    let groups = |n: usize| (0..n).map(|i| trace(&format!("g{i}"), "totals", AnyView::new(1u32))).collect::<Vec<_>>();
+    let html = Timeline::new(&by_hand(groups(views::MAX_PAIRS), Vec::new()), &three_phases(), &[]).html();
+    assert_eq!(html.matches("<details class=\"pair\"").count(), views::MAX_PAIRS);
+    assert!(!html.contains("Also differing"));
+    let html = Timeline::new(&by_hand(groups(views::MAX_PAIRS + 1), Vec::new()), &three_phases(), &[]).html();
+    assert_eq!(html.matches("<details class=\"pair\"").count(), views::MAX_PAIRS);
+    assert!(html.contains(&format!("Also differing: model vs g{}.", views::MAX_PAIRS)), "{html}");
+}

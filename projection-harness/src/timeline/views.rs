@@ -281,6 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn an_equal_run_between_changes_keeps_three_lines_each_side() {
+        let equal: String = (0..10).map(|i| format!("e{i}\n")).collect();
+        let html = rows_of(&format!("a\n{equal}b\n"), &format!("A\n{equal}B\n"));
+        assert!(html.contains("… 4 equal lines …"), "{html}");
+        assert!(html.contains("<td>e2</td>") && !html.contains("<td>e3</td>") && html.contains("<td>e7</td>"));
+        let seven: String = (0..7).map(|i| format!("e{i}\n")).collect();
+        let html = rows_of(&format!("a\n{seven}b\n"), &format!("A\n{seven}B\n"));
+        assert!(!html.contains("equal lines"), "a run of seven is shown whole: {html}");
+    }
+
+    #[test]
+    fn removed_lines_are_marked_on_the_left() {
+        let html = rows_of("a\nb\nc\nx\ny\n", "a\nb\nc\n");
+        assert!(html.contains("<td class=\"del\">x</td><td class=\"gap\"></td>"), "{html}");
+        assert!(html.contains("<td class=\"del\">y</td><td class=\"gap\"></td>"), "{html}");
+    }
+
+    #[test]
     fn a_pair_draws_a_bounded_number_of_rows_and_counts_the_rest() {
         let left: String = (0..1000).map(|i| format!("l{i}\n")).collect();
         let html = rows_of(&left, "");
