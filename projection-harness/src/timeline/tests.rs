@@ -756,3 +756,20 @@ fn a_page_draws_its_first_pairs_of_views_and_names_the_rest() {
     assert_eq!(html.matches("<details class=\"pair\"").count(), views::MAX_PAIRS);
     assert!(html.contains(&format!("Also differing: model vs g{}.", views::MAX_PAIRS)), "{html}");
 }
+
+#[test]
+fn a_run_of_positions_stays_within_one_partition() {
+    let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
+    let delivered = [at(0, 0), at(1, 1), at(1, 2)];
+    group.phases = vec![crate::verify::execute::PhaseTrace {
+        phase: 0,
+        expected_new: delivered.to_vec(),
+        crashed: None,
+        committed: report(&delivered, &delivered, true),
+        retries: 0,
+        log_ends: Vec::new(),
+    }];
+    let html = Timeline::new(&by_hand(vec![group], Vec::new()), &three_phases(), &[]).html();
+    let runs = "returned 3: <span class=\"pos\">p0@0</span> <span class=\"pos\">p1@1..2</span> </div>";
+    assert!(html.contains(runs), "{html}");
+}

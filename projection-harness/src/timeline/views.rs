@@ -292,6 +292,13 @@ mod tests {
     }
 
     #[test]
+    fn added_lines_are_marked_on_the_right() {
+        let html = rows_of("a\nb\nc\n", "a\nb\nc\nx\ny\n");
+        assert!(html.contains("<td class=\"gap\"></td><td class=\"ins\">x</td>"), "{html}");
+        assert!(html.contains("<td class=\"gap\"></td><td class=\"ins\">y</td>"), "{html}");
+    }
+
+    #[test]
     fn removed_lines_are_marked_on_the_left() {
         let html = rows_of("a\nb\nc\nx\ny\n", "a\nb\nc\n");
         assert!(html.contains("<td class=\"del\">x</td><td class=\"gap\"></td>"), "{html}");
