@@ -422,6 +422,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_case_is_judged_by_the_first_check_that_fails() {
+        use crate::example::Counters;
+        use crate::verify::Production;
+        use crate::verify::check::Violation;
+        fn fails(_: &Execution<Counters>) -> Result<(), Violation> {
+            Err(Violation::ModelMissing { projection: "totals".into() })
+        }
+        let system = |_: &Path| Production(Counters);
+        let case = Case {
+            history: vec![crate::domain::HistoryRecord {
+                key: Some("c1".into()),
+                value: r#"{"counter":"c1","add":1}"#.into(),
+            }],
+            schedule: crate::verify::Schedule::split_at(1, &[1], 1).unwrap(),
+        };
+        let checks: Vec<(&'static str, Check<Counters>)> = crate::verify::check::all().to_vec();
+        assert_eq!(evaluate(&system, &checks, &case), Ok(Vec::new()), "every property holds, no anomaly");
+        let failing: Vec<(&'static str, Check<Counters>)> = vec![("first", checks[0].1), ("planted", fails)];
+        let (property, message) = evaluate(&system, &failing, &case).unwrap_err();
+        assert_eq!(property, "planted");
+        assert!(message.starts_with("model agreement: the model has no view of projection totals"), "{message}");
+    }
+
+    #[test]
     fn shards_split_the_indexes_without_overlap() {
         let shard = Shard::parse("1/3").unwrap();
         let indexes: Vec<u64> = (0..4).filter_map(|k| shard.case_index(k)).collect();
