@@ -96,6 +96,10 @@ fn a_planted_bug_is_found_shrunk_saved_and_replayed() {
         let html = std::fs::read_to_string(page).unwrap();
         assert!(html.contains(&format!("Seed <code>3</code>, case <code>{}</code>", failure.case)), "{html}");
         assert!(html.contains("<h1 class=\"fail\">"), "the page shows the failure: {html}");
+        let records =
+            format!("<p class=\"summary\">{} in ", event_sourced_cart::text::count(failure.events as u64, "record"));
+        assert!(html.contains(&records), "the page is the saved case's, shrunk or not: {html}");
+        assert!(!failure.violation.contains("did not fail again"), "the planted bug fails every time: {failure:?}");
     }
     let loaded = replay::load(&Cart, file).unwrap();
     let schedule = loaded.schedule.clone().unwrap();
