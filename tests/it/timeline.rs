@@ -1,5 +1,5 @@
-//! Timeline pages of planted-bug failures: the records a finding involves
-//! are lit, exactly, in the partition lanes and in the group lanes; the
+//! Timeline pages of the cart's planted-bug failures: the page opens on a
+//! violation lit in the partition lanes and in the group lanes; the
 //! views a violation names are shown side by side with every differing
 //! line marked; and no input text becomes markup.
 //!
@@ -10,13 +10,11 @@ use crate::support::broken::{ProjectionBug, RunnerBug, projection_bug, runner_bu
 use crate::support::run;
 use event_sourced_cart::cart::event::{DomainEvent, encode};
 use event_sourced_cart::cart::money::Cents;
-use event_sourced_cart::domain::{Domain, HistoryRecord};
-use event_sourced_cart::record::Position;
+use event_sourced_cart::domain::HistoryRecord;
 use event_sourced_cart::timeline::Timeline;
 use event_sourced_cart::verify::check::{Violation, check_all};
 use event_sourced_cart::verify::{Case, Schedule, System};
 use proptest::prelude::*;
-use std::collections::BTreeSet;
 
 fn add(cart: &str, item: &str, qty: u32, cents: u128) -> HistoryRecord {
     encode(&DomainEvent::AddItem { cart_id: cart.into(), item: item.into(), qty, unit_price: Cents(cents) })
@@ -50,86 +48,28 @@ fn page<S: System>(
     (html, violations)
 }
 
-/// The value of the `data-f` attribute of the element `element` opens
-/// (`<div class="rec" data-f=" 0 2 " ...`), as numbers.
-fn lit_by(element: &str) -> BTreeSet<usize> {
-    let start_tag = &element[..element.find('>').unwrap_or(element.len())];
-    start_tag
-        .split_once("data-f=\"")
-        .map(|(_, rest)| {
-            rest.split('"').next().unwrap_or("").split_whitespace().filter_map(|n| n.parse().ok()).collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The rows of the timeline whose class is `class`, each with its header.
-fn rows<'a>(html: &'a str, class: &str) -> Vec<(&'a str, &'a str)> {
+/// The rows of the timeline whose class is `class`.
+fn rows<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
     let marker = format!("<tr class=\"{class}\">");
-    html.split(marker.as_str())
-        .skip(1)
-        .map(|row| {
-            let row = &row[..row.find("</tr>").expect("rows end")];
-            let header = &row[..row.find("</th>").expect("a header cell")];
-            (header, row)
-        })
-        .collect()
+    html.split(marker.as_str()).skip(1).map(|row| &row[..row.find("</tr>").expect("rows end")]).collect()
 }
 
-/// The records lit for `finding` in the partition lanes.
-fn lit_records(html: &str, finding: usize) -> BTreeSet<Position> {
-    let mut lit = BTreeSet::new();
-    for (header, row) in rows(html, "partition") {
-        let partition: u32 = header.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("partition N");
-        for element in row.split("<div class=\"rec").skip(1) {
-            if lit_by(element).contains(&finding) {
-                let offset = element.split("<b>@").nth(1).and_then(|rest| rest.split('<').next()).expect("an offset");
-                lit.insert(Position { partition, offset: offset.parse().expect("a number") });
-            }
-        }
-    }
-    lit
-}
-
-/// The position runs (`p0@1..3`) lit for `finding` in the group lanes, as
-/// positions.
-fn lit_in_groups(html: &str, finding: usize) -> BTreeSet<Position> {
-    let mut lit = BTreeSet::new();
-    for (_, row) in rows(html, "group") {
-        for element in row.split("<span class=\"pos\"").skip(1) {
-            if !lit_by(element).contains(&finding) {
-                continue;
-            }
-            let run = &element[element.find('>').expect("a tag end") + 1..element.find("</span>").expect("an end")];
-            let (partition, offsets) = run.trim_start_matches('p').split_once('@').expect("pN@M");
-            let (first, last) = offsets.split_once("..").unwrap_or((offsets, offsets));
-            for offset in first.parse::<u64>().unwrap()..=last.parse::<u64>().unwrap() {
-                lit.insert(Position { partition: partition.parse().unwrap(), offset });
-            }
-        }
-    }
-    lit
-}
-
+/// The cart's planted runner bug, on its page: the page opens on the
+/// first violation, lit in a partition lane and in a group lane. (Which
+/// records exactly, lane by lane, is the harness's own test:
+/// `projection_harness::timeline`'s.)
 #[test]
-fn a_planted_runner_bug_lights_exactly_its_records_in_both_kinds_of_lane() {
+fn a_planted_runner_bug_opens_its_page_lit_in_both_kinds_of_lane() {
     let history: Vec<HistoryRecord> = (0..12)
         .map(|i| add(&format!("cart-{}", i % 4), &format!("item-{i}"), 1 + i % 3, 100 + u128::from(i)))
         .collect();
     let (html, violations) =
         page("planted-drops-last-record", &runner_bug(RunnerBug::DropsLastRecord), history, 3, &[5]);
-    assert!(!violations.is_empty(), "the planted bug is caught");
-    for (finding, violation) in violations.iter().enumerate() {
-        let involved: BTreeSet<Position> = violation.positions().into_iter().collect();
-        if involved.is_empty() {
-            continue;
-        }
-        assert_eq!(lit_records(&html, finding), involved, "partition lanes, finding {finding}: {violation}");
-        let in_groups = lit_in_groups(&html, finding);
-        assert!(!in_groups.is_empty(), "group lanes light finding {finding}: {violation}");
-        assert!(in_groups.is_subset(&involved), "group lanes light only its records, finding {finding}");
-    }
-    assert!(violations.iter().any(|v| !v.positions().is_empty()), "some finding names records");
-    assert!(html.contains("id=\"focus-0\" checked"), "the first violation is lit when the page opens");
+    assert!(!violations[0].positions().is_empty(), "the first violation names records: {violations:?}");
+    assert!(html.contains("id=\"focus-0\" checked"), "the page opens on it");
+    let lit = |row: &&str| row.contains("data-f=\" 0 ");
+    assert!(rows(&html, "partition").iter().any(lit), "its records are lit in a partition lane");
+    assert!(rows(&html, "group").iter().any(lit), "and in a group lane");
 }
 
 #[test]
@@ -237,7 +177,6 @@ proptest! {
         let html = Timeline::new(&execution, &case.schedule, &violations).title(&carts[0]).replay_command(&items[0]).html();
         prop_assert!(only_own_markup(&html).is_ok(), "{}", only_own_markup(&html).unwrap_err());
         prop_assert!(!html.chars().any(|c| c.is_control() && c != '\n'), "no raw control character");
-        prop_assert_eq!(system.domain().topic(), "cart-events");
     }
 }
 

@@ -369,14 +369,7 @@ fn no_input_text_becomes_markup() {
 
 #[test]
 fn a_phase_finding_lights_only_that_phase_of_its_group() {
-    let phase = |index: usize| crate::verify::execute::PhaseTrace {
-        phase: index,
-        expected_new: Vec::new(),
-        crashed: None,
-        committed: PhaseReport { delivered: vec![at(0, 0)], committed: true, ..PhaseReport::default() },
-        retries: 0,
-        log_ends: Vec::new(),
-    };
+    let phase = |index: usize| phase_trace(index, &[], report(&[at(0, 0)], &[], true));
     let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
     group.phases = vec![phase(0), phase(1), phase(2)];
     let mut other = group.clone();
@@ -454,6 +447,22 @@ fn report(delivered: &[Position], applied: &[Position], committed: bool) -> Phas
     PhaseReport { delivered: delivered.to_vec(), applied: applied.to_vec(), committed, ..PhaseReport::default() }
 }
 
+/// Phase `index` of a group: `expected` was due, `committed` is its poll.
+fn phase_trace(
+    index: usize,
+    expected: &[Position],
+    committed: PhaseReport<crate::example::NotAnEvent>,
+) -> crate::verify::execute::PhaseTrace<crate::example::NotAnEvent> {
+    crate::verify::execute::PhaseTrace {
+        phase: index,
+        expected_new: expected.to_vec(),
+        crashed: None,
+        committed,
+        retries: 0,
+        log_ends: Vec::new(),
+    }
+}
+
 /// An execution that does a bit of everything a page draws: a crash and a
 /// retry, a fault, a reopen, a restart, a reused consumer, a late group
 /// that stops, a rejected and a keyless record, a poll that returns what
@@ -485,38 +494,30 @@ fn everything() -> (Execution<Counters>, Schedule, Vec<Violation>) {
         offset: 1,
         error: crate::domain::RecordError::WrongKey { key: Some("c2".into()), expected: "c9".into() },
     };
-    let phase = |index: usize, expected: &[Position], committed| crate::verify::execute::PhaseTrace {
-        phase: index,
-        expected_new: expected.to_vec(),
-        crashed: None,
-        committed,
-        retries: 0,
-        log_ends: Vec::new(),
-    };
     let first = [at(0, 0), at(1, 0), at(0, 1)];
     let mut incremental = trace("totals-incremental", "totals", AnyView::new(2u32));
     incremental.phases = vec![
         crate::verify::execute::PhaseTrace {
             crashed: Some(report(&first, &[at(0, 0), at(1, 0)], false)),
             retries: 1,
-            ..phase(0, &first, {
+            ..phase_trace(0, &first, {
                 let mut committed = report(&first, &[at(0, 1)], true);
                 committed.duplicates = vec![at(0, 0), at(1, 0)];
                 committed.checkpoint = Some([(0, 2), (1, 1)].into());
                 committed
             })
         },
-        phase(1, &[at(1, 1)], {
+        phase_trace(1, &[at(1, 1)], {
             let mut committed = report(&[at(1, 1), at(0, 0)], &[], true);
             committed.rejected = vec![rejected.clone()];
             committed
         }),
-        phase(2, &[], report(&[], &[], true)),
-        phase(3, &[at(0, 2), at(1, 2)], report(&[at(0, 2), at(1, 2)], &[at(0, 2), at(1, 2)], true)),
+        phase_trace(2, &[], report(&[], &[], true)),
+        phase_trace(3, &[at(0, 2), at(1, 2)], report(&[at(0, 2), at(1, 2)], &[at(0, 2), at(1, 2)], true)),
     ];
     incremental.rejected = vec![rejected];
     let mut late = trace("totals-late", "totals", AnyView::new(1u32));
-    late.phases = vec![phase(1, &[at(0, 0), at(1, 0), at(0, 1), at(1, 1)], report(&first, &first, false))];
+    late.phases = vec![phase_trace(1, &[at(0, 0), at(1, 0), at(0, 1), at(1, 1)], report(&first, &first, false))];
     late.stopped = Some(Stop {
         phase: 2,
         anomaly: crate::anomaly::Kind::PollSkip,
@@ -526,7 +527,7 @@ fn everything() -> (Execution<Counters>, Schedule, Vec<Violation>) {
     });
     let all: Vec<Position> = produced.iter().map(|(p, _)| *p).collect();
     let mut full = trace("totals-full", "totals", AnyView::new(3u32));
-    full.phases = vec![phase(4, &all, report(&all, &all[..5], true))];
+    full.phases = vec![phase_trace(4, &all, report(&all, &all[..5], true))];
     let mut anomalies = crate::anomaly::Anomalies::default();
     let unseen: Vec<Position> = (0..10).map(|o| at(0, o)).collect();
     anomalies.add_counted(crate::anomaly::Kind::Unseen, None, &unseen, 15, || "never read".into());
@@ -589,16 +590,8 @@ fn a_page_draws_a_bounded_number_of_records_and_runs() {
     let produced: Vec<_> = (0..6_000u64).map(|i| (at((i % 30) as u32, i / 30), add("c", 1))).collect();
     // Two groups, each with 64 phases returning 400 scattered records.
     let scattered: Vec<Position> = (0..400u64).map(|i| at(0, 2 * i)).collect();
-    let phases: Vec<_> = (0..64)
-        .map(|index| crate::verify::execute::PhaseTrace {
-            phase: index,
-            expected_new: scattered.clone(),
-            crashed: None,
-            committed: report(&scattered, &scattered, true),
-            retries: 0,
-            log_ends: Vec::new(),
-        })
-        .collect();
+    let phases: Vec<_> =
+        (0..64).map(|index| phase_trace(index, &scattered, report(&scattered, &scattered, true))).collect();
     let mut one = trace("totals-incremental", "totals", AnyView::new(3u32));
     one.phases = phases;
     let mut two = one.clone();
@@ -691,14 +684,7 @@ fn a_stop_that_names_no_record_is_lit_by_the_anomaly_it_stopped_for_only() {
 fn a_long_list_of_positions_says_how_many_it_left_out_and_where() {
     let scattered: Vec<Position> = (0..450u64).map(|i| at(0, 2 * i)).collect();
     let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
-    group.phases = vec![crate::verify::execute::PhaseTrace {
-        phase: 0,
-        expected_new: scattered.clone(),
-        crashed: None,
-        committed: report(&scattered, &scattered, true),
-        retries: 0,
-        log_ends: Vec::new(),
-    }];
+    group.phases = vec![phase_trace(0, &scattered, report(&scattered, &scattered, true))];
     let execution = by_hand(vec![group], Vec::new());
     let html = Timeline::new(&execution, &three_phases(), &[]).html();
     assert!(html.contains("<span class=\"pos\">p0@398</span> <span class=\"more\">… 250 more</span>"), "{html}");
@@ -761,14 +747,7 @@ fn a_page_draws_its_first_pairs_of_views_and_names_the_rest() {
 fn a_run_of_positions_stays_within_one_partition() {
     let mut group = trace("totals-incremental", "totals", AnyView::new(3u32));
     let delivered = [at(0, 0), at(1, 1), at(1, 2)];
-    group.phases = vec![crate::verify::execute::PhaseTrace {
-        phase: 0,
-        expected_new: delivered.to_vec(),
-        crashed: None,
-        committed: report(&delivered, &delivered, true),
-        retries: 0,
-        log_ends: Vec::new(),
-    }];
+    group.phases = vec![phase_trace(0, &delivered, report(&delivered, &delivered, true))];
     let html = Timeline::new(&by_hand(vec![group], Vec::new()), &three_phases(), &[]).html();
     let runs = "returned 3: <span class=\"pos\">p0@0</span> <span class=\"pos\">p1@1..2</span> </div>";
     assert!(html.contains(runs), "{html}");
