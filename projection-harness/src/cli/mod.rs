@@ -267,13 +267,6 @@ impl<D: Domain> App<D> {
             Ok(scratch) => scratch,
             Err(e) => return fail(json, scratch_failure_exit(), format!("cannot create a temporary directory ({e})")),
         };
-        // The page's file is made before the run, so that a path it cannot
-        // be written to is said before the work, not after.
-        if let Some((page_path, _)) = &page
-            && let Err(message) = output::create_page_file(page_path, path)
-        {
-            return fail(json, Exit::BadInput, message);
-        }
         let progress = ReplayProgress::reading(&crate::text::path(path));
         // Each error path clears the progress display before it prints.
         let file = match replay::load(&self.domain, path) {
@@ -290,11 +283,25 @@ impl<D: Domain> App<D> {
                 return bad_input(message);
             }
         };
+        // The page's file is made before the run, so that a path it cannot
+        // be written to is said before the work, not after.
+        if let Some((page_path, _)) = &page
+            && let Err(message) = output::create_page_file(page_path, path)
+        {
+            drop(progress);
+            return fail(json, Exit::BadInput, message);
+        }
         let verdict = self.run_on_scratch_log(&scratch, &file, &schedule, run, &progress);
         drop(progress);
         let verdict = match verdict {
             Ok(verdict) => verdict,
-            Err(e) => return fail(json, Exit::LogFailed, e),
+            Err(e) => {
+                // No run, no page: the empty file made for it goes.
+                if let Some((page_path, _)) = &page {
+                    let _ = std::fs::remove_file(page_path);
+                }
+                return fail(json, Exit::LogFailed, e);
+            }
         };
         let page_written = page.as_ref().map(|(page_path, command)| {
             crate::timeline::Timeline::new(&verdict.execution, &schedule, &verdict.violations)
